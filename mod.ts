@@ -1,0 +1,55 @@
+/**
+ * A registry of the agent loops running in a workspace, kept in
+ * `.ralph/loops.json` and compatible with ralph-orchestrator's Rust code: the
+ * same file, the same format, the same `flock`. It adds crash safety (a
+ * process killed at any instant loses no acknowledged change), liveness you
+ * can trust (reused pids, another user's processes, zombies), reads that do
+ * not write, and errors that name the missing permission flag.
+ *
+ * @example Register a loop, list it, deregister it
+ * ```ts
+ * import { createLoopEntry, LoopRegistry } from "@loops/registry";
+ * import assert from "node:assert/strict";
+ *
+ * const workspace = await Deno.makeTempDir();
+ * const registry = new LoopRegistry(workspace, { lockTimeoutMs: 10_000 });
+ * const id = await registry.register(
+ *   createLoopEntry("implement auth", { workspace }),
+ * );
+ * assert.equal((await registry.list())[0]?.id, id);
+ * await registry.deregister(id);
+ * await Deno.remove(workspace, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+export {
+  CorruptRegistryError,
+  LockTimeoutError,
+  LoopNotFoundError,
+} from "./src/errors.ts";
+export {
+  createLoopEntry,
+  type CreateLoopEntryOptions,
+  generateLoopId,
+  type LoopEntry,
+  type LoopInfo,
+  type LoopStatus,
+} from "./src/loop_entry.ts";
+export { LoopClaim } from "./src/loop_claim.ts";
+export {
+  type ClaimOptions,
+  defaultRegistryEnv,
+  LoopRegistry,
+  type LoopRegistryOptions,
+  type RegistryEnv,
+} from "./src/loop_registry.ts";
+export {
+  isValidPid,
+  type Liveness,
+  type LiveProcessIdentity,
+  MAX_PID,
+  probeProcess,
+  type ProcessIdentity,
+  readProcessIdentity,
+} from "./src/process.ts";

@@ -1,0 +1,159 @@
+// Pure encoding, decoding and transforms of the registry document.
+import { CorruptRegistryError } from "./errors.ts";
+import type { LoopEntry } from "./loop_entry.ts";
+
+/** An entry with the JSON object it came from (unknown fields kept). */
+export interface StoredEntry {
+  raw: Record<string, unknown>;
+  entry: LoopEntry;
+}
+
+/** The decoded file: the top-level object (unknown fields kept) and entries. */
+export interface RegistryDoc {
+  top: Record<string, unknown>;
+  entries: StoredEntry[];
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const encoder = new TextEncoder();
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+}
+
+/** An empty registry document. */
+export function emptyDoc(): RegistryDoc {
+  return { top: { loops: [] }, entries: [] };
+}
+
+/**
+ * Decodes registry bytes. An empty or all-whitespace file is an empty
+ * registry; a leading UTF-8 byte order mark is skipped.
+ */
+export function decodeRegistry(bytes: Uint8Array, path: string): RegistryDoc {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch (cause) {
+    throw new CorruptRegistryError(path, "it is not valid UTF-8", { cause });
+  }
+  if (text.trim() === "") return emptyDoc();
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    throw new CorruptRegistryError(
+      path,
+      `it is not valid JSON (${detail.split("\n")[0]})`,
+      { cause },
+    );
+  }
+  if (!isObject(value)) {
+    throw new CorruptRegistryError(
+      path,
+      `its top level is not an object: current value is ${show(value)}`,
+      { cause: new TypeError("Registry top level must be an object") },
+    );
+  }
+  const loops = value.loops ?? [];
+  if (!Array.isArray(loops)) {
+    throw new CorruptRegistryError(
+      path,
+      `"loops" is not an array: current value is ${show(loops)}`,
+      { cause: new TypeError('Registry "loops" must be an array') },
+    );
+  }
+  const entries = loops.map((raw, index) => decodeEntry(raw, index, path));
+  return { top: value, entries };
+}
+
+function decodeEntry(raw: unknown, index: number, path: string): StoredEntry {
+  const fail = (field: string, expected: string, value: unknown): never => {
+    const which = isObject(raw) && typeof raw.id === "string"
+      ? `entry ${index} (id ${show(raw.id)})`
+      : `entry ${index}`;
+    throw new CorruptRegistryError(
+      path,
+      `${which} has ${field} that is not ${expected}: current value is ${
+        show(value)
+      }`,
+      { cause: new TypeError(`Entry ${field} must be ${expected}`) },
+    );
+  };
+  if (!isObject(raw)) return fail("a value", "an object", raw);
+  for (const field of ["id", "started", "prompt", "workspace"]) {
+    if (typeof raw[field] !== "string") {
+      fail(`"${field}"`, "a string", raw[field]);
+    }
+  }
+  if (typeof raw.pid !== "number") fail('"pid"', "a number", raw.pid);
+  const worktree = raw.worktree_path;
+  if (
+    worktree !== undefined && worktree !== null && typeof worktree !== "string"
+  ) {
+    fail('"worktree_path"', "a string", worktree);
+  }
+  const entry: LoopEntry = {
+    id: raw.id as string,
+    pid: raw.pid as number,
+    started: raw.started as string,
+    prompt: raw.prompt as string,
+    workspace: raw.workspace as string,
+  };
+  if (typeof worktree === "string") entry.worktreePath = worktree;
+  // A malformed identity is treated as no identity: unknown, never "reused".
+  if (
+    Number.isSafeInteger(raw.pid_start_time) && typeof raw.boot_id === "string"
+  ) {
+    entry.identity = {
+      startTime: raw.pid_start_time as number,
+      bootId: raw.boot_id,
+    };
+  }
+  return { raw, entry };
+}
+
+/** The file's JSON object for an entry, in ralph's field order. */
+export function entryToRaw(entry: LoopEntry): Record<string, unknown> {
+  const raw: Record<string, unknown> = {
+    id: entry.id,
+    pid: entry.pid,
+    started: entry.started,
+    prompt: entry.prompt,
+  };
+  if (entry.worktreePath !== undefined) raw.worktree_path = entry.worktreePath;
+  raw.workspace = entry.workspace;
+  if (entry.identity !== undefined) {
+    raw.pid_start_time = entry.identity.startTime;
+    raw.boot_id = entry.identity.bootId;
+  }
+  return raw;
+}
+
+/** Encodes a document as ralph does: pretty JSON, two-space indent. */
+export function encodeRegistry(doc: RegistryDoc): Uint8Array {
+  const top = { ...doc.top, loops: doc.entries.map((e) => e.raw) };
+  return encoder.encode(JSON.stringify(top, null, 2));
+}
+
+/** Returns a document without the entries `drop` selects. */
+export function withoutEntries(
+  doc: RegistryDoc,
+  drop: (entry: LoopEntry) => boolean,
+): RegistryDoc {
+  return { top: doc.top, entries: doc.entries.filter((e) => !drop(e.entry)) };
+}
+
+/** Returns a document with `entry` appended. */
+export function withEntry(doc: RegistryDoc, entry: LoopEntry): RegistryDoc {
+  return {
+    top: doc.top,
+    entries: [...doc.entries, { raw: entryToRaw(entry), entry }],
+  };
+}

@@ -1,0 +1,432 @@
+// The one module that locks, reads and writes the registry file.
+//
+// Crash safety without rename (a rename would break flock exclusion with
+// ralph): before rewriting `loops.json` in place, the old and new bytes are
+// written to `loops.json.journal`. A process killed mid-write leaves the main
+// file as new-prefix + old-tail; a reader that finds exactly that shape (and
+// only that shape, so a later change by ralph or an editor is never undone)
+// rolls the write forward from the journal. After the main file is fsynced
+// the journal is truncated to zero bytes.
+import { join } from "node:path";
+import { CorruptRegistryError, LockTimeoutError } from "./errors.ts";
+
+/** The registry may not grow past this many bytes. */
+export const MAX_REGISTRY_BYTES = 16 * 1024 * 1024;
+const JOURNAL_MAGIC = "loops-journal-v1";
+
+/** Where the registry of one workspace lives. */
+export interface RegistryPaths {
+  workspace: string;
+  dir: string;
+  file: string;
+  journal: string;
+}
+
+/** The paths of the registry of `workspace` (an absolute path). */
+export function registryPaths(workspace: string): RegistryPaths {
+  const dir = join(workspace, ".ralph");
+  const file = join(dir, "loops.json");
+  return { workspace, dir, file, journal: `${file}.journal` };
+}
+
+/**
+ * A step of an operation: a generator that yields how many milliseconds to
+ * wait before retrying a lock. One definition serves both the sync API
+ * (sleeps) and the async API (awaits a timer).
+ */
+export type Step<T> = Generator<number, T, void>;
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Runs a step to completion, sleeping synchronously between retries. */
+export function runSync<T>(step: Step<T>): T {
+  for (let next = step.next();; next = step.next()) {
+    if (next.done) return next.value;
+    Atomics.wait(sleeper, 0, 0, next.value);
+  }
+}
+
+/** Runs a step to completion, awaiting a timer between retries. */
+export async function runAsync<T>(step: Step<T>): Promise<T> {
+  for (let next = step.next();; next = step.next()) {
+    if (next.done) return next.value;
+    await new Promise((resolve) => setTimeout(resolve, next.value));
+  }
+}
+
+/** Translates a missing Deno permission into an error naming the flag. */
+export function permissionError(
+  cause: unknown,
+  kind: "read" | "write" | "run",
+  scope: string | undefined,
+  act: string,
+): unknown {
+  if (!(cause instanceof Deno.errors.NotCapable)) return cause;
+  const flag = scope === undefined
+    ? `--allow-${kind}`
+    : `--allow-${kind}=${scope}`;
+  return new Deno.errors.NotCapable(
+    `Cannot ${act} as ${kind} access is not granted: run again with ${flag}`,
+    { cause },
+  );
+}
+
+function guarded<T>(
+  kind: "read" | "write",
+  paths: RegistryPaths,
+  act: string,
+  fn: () => T,
+): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw permissionError(error, kind, paths.dir, act);
+  }
+}
+
+/** `lstat`, or `undefined` when the path does not exist. */
+export function lstatOrUndefined(
+  path: string,
+  paths: RegistryPaths,
+): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw permissionError(error, "read", paths.dir, `read "${path}"`);
+  }
+}
+
+function refuseSymlink(path: string, what: string): never {
+  throw new CorruptRegistryError(
+    path,
+    `${what} is a symbolic link, which could redirect writes elsewhere`,
+    { cause: new TypeError(`Refusing symbolic link "${path}"`) },
+  );
+}
+
+/** Checks `.ralph`; creates it when `create`. Returns false when missing. */
+function ensureDir(paths: RegistryPaths, create: boolean): boolean {
+  const info = lstatOrUndefined(paths.dir, paths);
+  if (info === undefined) {
+    if (!create) return false;
+    guarded("write", paths, `create "${paths.dir}"`, () => {
+      try {
+        Deno.mkdirSync(paths.dir, { recursive: true });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+    });
+    return ensureDir(paths, false);
+  }
+  if (info.isSymlink) refuseSymlink(paths.dir, "the registry directory");
+  if (!info.isDirectory) {
+    throw new CorruptRegistryError(
+      paths.file,
+      `"${paths.dir}" is not a directory`,
+      { cause: new TypeError(`"${paths.dir}" must be a directory`) },
+    );
+  }
+  return true;
+}
+
+function checkRegularFile(info: Deno.FileInfo, path: string): void {
+  if (info.isSymlink) refuseSymlink(path, "the registry file");
+  if (!info.isFile) {
+    throw new CorruptRegistryError(
+      path,
+      "it is not a regular file (a directory, FIFO or device is in its place)",
+      { cause: new TypeError(`"${path}" must be a regular file`) },
+    );
+  }
+}
+
+/**
+ * Opens and locks the registry file. Shared locks open read-only and return
+ * `undefined` when the file does not exist; exclusive locks create `.ralph`
+ * and the file (mode 0600). Waits by yielding, up to `timeoutMs`. After the
+ * lock is held, checks that the path still names the locked inode (an editor
+ * may have replaced the file by rename) and reopens when it does not.
+ */
+export function* acquire(
+  paths: RegistryPaths,
+  exclusive: boolean,
+  timeoutMs: number,
+): Step<Deno.FsFile | undefined> {
+  const deadline = performance.now() + timeoutMs;
+  let wait = 1;
+  for (let attempt = 0;; attempt++) {
+    if (!ensureDir(paths, exclusive)) return undefined;
+    const before = lstatOrUndefined(paths.file, paths);
+    if (before === undefined && !exclusive) return undefined;
+    if (before !== undefined) checkRegularFile(before, paths.file);
+    let file: Deno.FsFile;
+    try {
+      file = exclusive
+        ? Deno.openSync(paths.file, {
+          read: true,
+          write: true,
+          create: true,
+          mode: 0o600,
+        })
+        : Deno.openSync(paths.file, { read: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound && !exclusive) return undefined;
+      throw permissionError(
+        error,
+        exclusive ? "write" : "read",
+        paths.dir,
+        `open registry "${paths.file}"`,
+      );
+    }
+    try {
+      while (!file.tryLockSync(exclusive)) {
+        if (performance.now() >= deadline) {
+          throw new LockTimeoutError(paths.file, timeoutMs);
+        }
+        yield wait;
+        wait = Math.min(wait * 2, 8);
+      }
+      const held = file.statSync();
+      const now = lstatOrUndefined(paths.file, paths);
+      if (
+        now !== undefined && !now.isSymlink && now.ino === held.ino &&
+        now.dev === held.dev
+      ) {
+        if (!held.isFile) checkRegularFile(held, paths.file);
+        return file;
+      }
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    file.close();
+    if (attempt >= 100) {
+      throw new Error(
+        `Cannot lock registry "${paths.file}" as it was replaced 100 times while locking: stop the process that keeps replacing it`,
+      );
+    }
+  }
+}
+
+/** Reads the whole locked file, refusing one over the size limit. */
+export function readAll(
+  file: Deno.FsFile,
+  path: string,
+  limit: number = MAX_REGISTRY_BYTES,
+): Uint8Array {
+  const size = file.statSync().size;
+  if (size > limit) {
+    throw new CorruptRegistryError(
+      path,
+      `it is ${size} bytes, over the ${MAX_REGISTRY_BYTES} byte (16 MiB) limit`,
+      { cause: new RangeError(`Registry size ${size} exceeds the limit`) },
+    );
+  }
+  file.seekSync(0, Deno.SeekMode.Start);
+  let buffer = new Uint8Array(size + 1);
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      if (length > limit) {
+        throw new CorruptRegistryError(
+          path,
+          `it grew over the ${MAX_REGISTRY_BYTES} byte (16 MiB) limit`,
+          { cause: new RangeError("Registry size exceeds the limit") },
+        );
+      }
+      const grown = new Uint8Array(buffer.length * 2);
+      grown.set(buffer);
+      buffer = grown;
+    }
+    const n = file.readSync(buffer.subarray(length));
+    if (n === null || n === 0) break;
+    length += n;
+  }
+  return buffer.subarray(0, length);
+}
+
+function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += file.writeSync(bytes.subarray(offset));
+  }
+}
+
+const CRC_TABLE = new Uint32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c;
+});
+
+function crc32(...parts: Uint8Array[]): number {
+  let crc = 0xffffffff;
+  for (const part of parts) {
+    for (let i = 0; i < part.length; i++) {
+      crc = CRC_TABLE[(crc ^ part[i]!) & 0xff]! ^ (crc >>> 8);
+    }
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** The old and new content of an in-place write, from the journal. */
+export interface Journal {
+  before: Uint8Array;
+  after: Uint8Array;
+}
+
+/** Parses journal bytes; a torn or foreign journal is `undefined`. */
+export function parseJournal(bytes: Uint8Array): Journal | undefined {
+  const newline = bytes.indexOf(10);
+  if (newline < 0 || newline > 100) return undefined;
+  const header = new TextDecoder().decode(bytes.subarray(0, newline)).split(
+    " ",
+  );
+  if (header.length !== 4 || header[0] !== JOURNAL_MAGIC) return undefined;
+  const [beforeLength, afterLength, crc] = header.slice(1).map(Number);
+  const start = newline + 1;
+  if (
+    !Number.isSafeInteger(beforeLength) || !Number.isSafeInteger(afterLength) ||
+    start + beforeLength! + afterLength! !== bytes.length
+  ) {
+    return undefined;
+  }
+  const before = bytes.subarray(start, start + beforeLength!);
+  const after = bytes.subarray(start + beforeLength!);
+  return crc32(before, after) === crc ? { before, after } : undefined;
+}
+
+/** Reads the journal. `undefined` when missing or empty (the usual case). */
+export function readJournal(paths: RegistryPaths): Uint8Array | undefined {
+  const info = lstatOrUndefined(paths.journal, paths);
+  if (info === undefined || info.size === 0) return undefined;
+  if (!info.isFile) return undefined;
+  return guarded("read", paths, `read "${paths.journal}"`, () => {
+    using file = Deno.openSync(paths.journal, { read: true });
+    return readAll(file, paths.journal, 2 * MAX_REGISTRY_BYTES + 100);
+  });
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Whether `current` is what an interrupted in-place write of `after` over
+ * `before` leaves: `after[0..k] + before[k..]` for some k, other than
+ * `before` and `after` themselves.
+ */
+export function isTornWrite(
+  current: Uint8Array,
+  before: Uint8Array,
+  after: Uint8Array,
+): boolean {
+  if (equalBytes(current, after) || equalBytes(current, before)) return false;
+  let prefix = 0;
+  const limit = Math.min(current.length, after.length);
+  while (prefix < limit && current[prefix] === after[prefix]) prefix++;
+  if (current.length > before.length) return prefix === current.length;
+  if (current.length !== before.length) return false;
+  let suffix = current.length;
+  while (suffix > 0 && current[suffix - 1] === before[suffix - 1]) suffix--;
+  return suffix <= prefix;
+}
+
+/**
+ * The content the registry holds: the file's bytes, or the journal's new
+ * bytes when the file is a torn write of them.
+ */
+export function effectiveContent(
+  current: Uint8Array,
+  journalBytes: Uint8Array | undefined,
+): { bytes: Uint8Array; torn: boolean } {
+  if (journalBytes !== undefined) {
+    const journal = parseJournal(journalBytes);
+    if (journal && isTornWrite(current, journal.before, journal.after)) {
+      return { bytes: journal.after, torn: true };
+    }
+  }
+  return { bytes: current, torn: false };
+}
+
+/** Option key of the write fault seam (tests only; not exported by mod.ts). */
+export const WRITE_HOOK: unique symbol = Symbol("loops.writeHook");
+
+/** A fault seam for tests: called between the steps of a durable write. */
+export type WriteHook = (
+  step: "journal" | "write" | "truncate" | "sync" | "done",
+) => void;
+
+/**
+ * Rewrites the locked file in place with `after`, crash-safely: journal
+ * first, then the in-place write, truncate and fsync, then the journal is
+ * emptied. Never truncates before writing.
+ */
+export function writeDurably(
+  file: Deno.FsFile,
+  paths: RegistryPaths,
+  before: Uint8Array,
+  after: Uint8Array,
+  hook?: WriteHook,
+): void {
+  if (after.length > MAX_REGISTRY_BYTES) {
+    throw new RangeError(
+      `Cannot write registry "${paths.file}" as it would be ${after.length} bytes, over the 16 MiB limit`,
+    );
+  }
+  const existing = lstatOrUndefined(paths.journal, paths);
+  if (existing?.isSymlink) refuseSymlink(paths.journal, "the journal file");
+  const header = new TextEncoder().encode(
+    `${JOURNAL_MAGIC} ${before.length} ${after.length} ${
+      crc32(before, after)
+    }\n`,
+  );
+  const record = new Uint8Array(header.length + before.length + after.length);
+  record.set(header);
+  record.set(before, header.length);
+  record.set(after, header.length + before.length);
+  using journal = guarded(
+    "write",
+    paths,
+    `write "${paths.journal}"`,
+    () =>
+      Deno.openSync(paths.journal, {
+        write: true,
+        create: true,
+        truncate: true,
+        mode: 0o600,
+      }),
+  );
+  writeAll(journal, record);
+  hook?.("journal");
+  file.seekSync(0, Deno.SeekMode.Start);
+  writeAll(file, after);
+  hook?.("write");
+  if (after.length < before.length) file.truncateSync(after.length);
+  hook?.("truncate");
+  file.syncDataSync();
+  hook?.("sync");
+  journal.truncateSync(0);
+  hook?.("done");
+}
+
+/** Empties a journal left by a crash once the file no longer needs it. */
+export function clearJournal(paths: RegistryPaths): void {
+  const info = lstatOrUndefined(paths.journal, paths);
+  if (info === undefined || info.size === 0 || !info.isFile) return;
+  guarded("write", paths, `write "${paths.journal}"`, () => {
+    using journal = Deno.openSync(paths.journal, { write: true });
+    journal.truncateSync(0);
+  });
+}
+
+/** Unlocks and closes a file taken by {@linkcode acquire}. */
+export function release(file: Deno.FsFile): void {
+  try {
+    file.unlockSync();
+  } finally {
+    file.close();
+  }
+}

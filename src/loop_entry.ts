@@ -1,0 +1,137 @@
+import type { ProcessIdentity } from "./process.ts";
+
+/**
+ * One registered loop. In the file the fields are snake_case, as ralph writes
+ * them (`worktree_path`); identity is kept in `pid_start_time` and `boot_id`,
+ * fields ralph ignores.
+ */
+export interface LoopEntry {
+  /** Unique id, e.g. `loop-1764508593-a3f2`. */
+  id: string;
+  /** Process id of the loop. */
+  pid: number;
+  /** When the loop started, RFC 3339 UTC, e.g. `2026-11-30T13:16:33.123Z`. */
+  started: string;
+  /** The prompt or task the loop works on. */
+  prompt: string;
+  /** The loop's git worktree, absent when it runs in the main workspace. */
+  worktreePath?: string;
+  /** The workspace root the loop runs in. */
+  workspace: string;
+  /** Identity of the process when it registered, where it could be read. */
+  identity?: ProcessIdentity;
+}
+
+/**
+ * Status of a listed loop.
+ *
+ * - `running`: the process is alive.
+ * - `orphan`: the process is alive but its worktree is gone.
+ * - `unknown`: liveness cannot be checked (no `--allow-run`).
+ */
+export type LoopStatus = "running" | "orphan" | "unknown";
+
+/** A loop entry as returned by `list` and `get`, with its status. */
+export interface LoopInfo extends LoopEntry {
+  /** Status at the time of the call. */
+  status: LoopStatus;
+}
+
+/** Options for {@linkcode createLoopEntry}. */
+export interface CreateLoopEntryOptions {
+  /**
+   * The loop id.
+   *
+   * @default {generateLoopId()}
+   */
+  id?: string;
+  /**
+   * The loop's process id.
+   *
+   * @default {Deno.pid}
+   */
+  pid?: number;
+  /**
+   * The workspace root.
+   *
+   * @default {Deno.cwd()}
+   */
+  workspace?: string;
+  /**
+   * The loop's git worktree.
+   *
+   * @default {undefined}
+   */
+  worktreePath?: string;
+  /**
+   * The start time.
+   *
+   * @default {new Date()}
+   */
+  started?: Date;
+}
+
+/**
+ * Generates a loop id in ralph's form `loop-{unix seconds}-{4 hex}`, the hex
+ * digits from a cryptographic random source.
+ *
+ * @param now The time to take the seconds from.
+ * @returns A new id.
+ *
+ * @example Generate an id
+ * ```ts
+ * import { generateLoopId } from "@loops/registry";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(generateLoopId(), /^loop-\d+-[0-9a-f]{4}$/);
+ * ```
+ */
+export function generateLoopId(now: Date = new Date()): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(2));
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
+  return `loop-${Math.floor(now.getTime() / 1000)}-${hex}`;
+}
+
+/**
+ * Creates a loop entry, by default for the current process.
+ *
+ * Requires `--allow-read` for the current directory when `workspace` is not
+ * given (it defaults to `Deno.cwd()`, as ralph uses the current directory).
+ *
+ * @param prompt The prompt or task of the loop.
+ * @param options The id, pid, workspace, worktree and start time.
+ * @returns The new entry.
+ *
+ * @example Create an entry
+ * ```ts
+ * import { createLoopEntry } from "@loops/registry";
+ * import assert from "node:assert/strict";
+ *
+ * const entry = createLoopEntry("implement auth", {
+ *   workspace: "/ws",
+ *   worktreePath: "/ws/.worktrees/auth",
+ * });
+ * assert.equal(entry.pid, Deno.pid);
+ * assert.match(entry.id, /^loop-\d+-[0-9a-f]{4}$/);
+ * assert.equal(entry.worktreePath, "/ws/.worktrees/auth");
+ * ```
+ */
+export function createLoopEntry(
+  prompt: string,
+  options: CreateLoopEntryOptions = {},
+): LoopEntry {
+  const started = options.started ?? new Date();
+  const entry: LoopEntry = {
+    id: options.id ?? generateLoopId(started),
+    pid: options.pid ?? Deno.pid,
+    started: started.toISOString(),
+    prompt,
+    workspace: options.workspace ?? Deno.cwd(),
+  };
+  if (options.worktreePath !== undefined) {
+    entry.worktreePath = options.worktreePath;
+  }
+  return entry;
+}

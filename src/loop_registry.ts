@@ -1,0 +1,856 @@
+import { isAbsolute, resolve } from "node:path";
+import {
+  decodeRegistry,
+  emptyDoc,
+  encodeRegistry,
+  type RegistryDoc,
+  withEntry,
+  withoutEntries,
+} from "./_codec.ts";
+import {
+  acquire,
+  clearJournal,
+  effectiveContent,
+  lstatOrUndefined,
+  MAX_REGISTRY_BYTES,
+  permissionError,
+  readAll,
+  readJournal,
+  type RegistryPaths,
+  registryPaths,
+  release,
+  runAsync,
+  runSync,
+  type Step,
+  WRITE_HOOK,
+  writeDurably,
+  type WriteHook,
+} from "./_store.ts";
+import { CorruptRegistryError, LoopNotFoundError } from "./errors.ts";
+import { LoopClaim } from "./loop_claim.ts";
+import {
+  createLoopEntry,
+  type LoopEntry,
+  type LoopInfo,
+  type LoopStatus,
+} from "./loop_entry.ts";
+import {
+  isValidPid,
+  type Liveness,
+  probeProcess,
+  type ProcessIdentity,
+  readProcessIdentity,
+} from "./process.ts";
+
+/**
+ * The side effects the registry uses to judge liveness, behind a small
+ * interface so that tests and embedders can supply their own. The default
+ * uses {@linkcode probeProcess}, {@linkcode readProcessIdentity} and
+ * `Deno.statSync`.
+ */
+export interface RegistryEnv {
+  /** Liveness of `pid`, given the identity recorded at registration. */
+  probe(pid: number, identity?: ProcessIdentity): Liveness;
+  /** Identity of a live process, or `undefined` where it cannot be read. */
+  identify(pid: number): ProcessIdentity | undefined;
+  /**
+   * Whether `path` is an existing directory; `undefined` when it cannot be
+   * checked (no read permission for it).
+   */
+  isDirectory(path: string): boolean | undefined;
+}
+
+/** The default {@linkcode RegistryEnv}: real processes and files. */
+export const defaultRegistryEnv: RegistryEnv = {
+  probe: probeProcess,
+  identify(pid) {
+    const live = readProcessIdentity(pid);
+    return live && { startTime: live.startTime, bootId: live.bootId };
+  },
+  isDirectory(path) {
+    try {
+      return Deno.statSync(path).isDirectory;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      if (error instanceof Deno.errors.NotADirectory) return false;
+      // No read permission for the worktree: it cannot be checked.
+      if (error instanceof Deno.errors.NotCapable) return undefined;
+      if (error instanceof Deno.errors.PermissionDenied) return undefined;
+      throw error;
+    }
+  },
+};
+
+/** Options for {@linkcode LoopRegistry}. */
+export interface LoopRegistryOptions {
+  /**
+   * How long a call waits for the registry lock before it throws
+   * `LockTimeoutError`, in milliseconds.
+   *
+   * @default {10000}
+   */
+  lockTimeoutMs?: number;
+  /**
+   * Liveness and file-system probes.
+   *
+   * @default {defaultRegistryEnv}
+   */
+  env?: RegistryEnv;
+}
+
+/** Options for {@linkcode LoopRegistry.prototype.claim}. */
+export interface ClaimOptions {
+  /**
+   * The loop id.
+   *
+   * @default {generateLoopId()}
+   */
+  id?: string;
+  /**
+   * The loop's git worktree.
+   *
+   * @default {undefined}
+   */
+  worktreePath?: string;
+  /**
+   * Deregister on SIGINT and SIGTERM (then exit with 130 or 143) and on the
+   * `unload` event.
+   *
+   * @default {true}
+   */
+  handleSignals?: boolean;
+}
+
+type Verdict = LoopStatus | "dead";
+
+const REPAIR_READ_LIMIT = 1024 * 1024 * 1024;
+
+function guardedWrite(paths: RegistryPaths, fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    throw permissionError(error, "write", paths.dir, `repair "${paths.file}"`);
+  }
+}
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function checkEntry(entry: LoopEntry): void {
+  if (
+    typeof entry.id !== "string" || entry.id === "" || entry.id.length > 256
+  ) {
+    throw new RangeError(
+      `Cannot register loop as its id must have 1 to 256 characters: current value is ${
+        JSON.stringify(entry.id)
+      }`,
+    );
+  }
+  if (CONTROL.test(entry.id)) {
+    throw new RangeError(
+      `Cannot register loop as its id has control characters: current value is ${
+        JSON.stringify(entry.id)
+      }`,
+    );
+  }
+  if (!isValidPid(entry.pid)) {
+    throw new RangeError(
+      `Cannot register loop as its pid must be an integer from 1 to 4194304: current value is ${
+        JSON.stringify(entry.pid)
+      }`,
+    );
+  }
+  for (const field of ["started", "prompt", "workspace"] as const) {
+    if (typeof entry[field] !== "string") {
+      throw new TypeError(
+        `Cannot register loop as its ${field} is not a string: current value is ${
+          JSON.stringify(entry[field])
+        }`,
+      );
+    }
+  }
+  if (
+    entry.worktreePath !== undefined && typeof entry.worktreePath !== "string"
+  ) {
+    throw new TypeError(
+      `Cannot register loop as its worktreePath is not a string: current value is ${
+        JSON.stringify(entry.worktreePath)
+      }`,
+    );
+  }
+}
+
+interface Change<T> {
+  doc: RegistryDoc;
+  result: T;
+}
+
+/**
+ * The registry of agent loops in one workspace: `<workspace>/.ralph/loops.json`,
+ * the file ralph-orchestrator keeps, read and written compatibly with it.
+ *
+ * Every change holds an exclusive `flock` on `loops.json`, so this module and
+ * ralph's Rust code exclude each other. Changes are crash-safe (a process
+ * killed at any instant loses no acknowledged change) and fsynced before they
+ * return. Reads take a shared lock and write nothing unless dead entries must
+ * be cleaned and write permission is granted.
+ *
+ * File work uses synchronous calls (a change costs about one fsync); the
+ * async methods yield to the event loop only while waiting for the lock. Each
+ * async method has a sync twin (`registerSync`, ...) for exit handlers.
+ *
+ * Permissions: reads need `--allow-read=<workspace>/.ralph`; changes also
+ * `--allow-write=<workspace>/.ralph`. Probing other processes needs
+ * `--allow-run` (without it their status is `unknown` and they are never
+ * cleaned). Detecting reused pids and zombies needs `-A` (Deno guards
+ * `/proc`); without it the signal probe alone is used.
+ *
+ * @example Register, list and deregister a loop
+ * ```ts
+ * import { createLoopEntry, LoopRegistry } from "@loops/registry";
+ * import assert from "node:assert/strict";
+ *
+ * const workspace = await Deno.makeTempDir();
+ * const registry = new LoopRegistry(workspace);
+ * const id = await registry.register(
+ *   createLoopEntry("implement auth", { workspace }),
+ * );
+ * const [loop] = await registry.list();
+ * assert.equal(loop?.id, id);
+ * assert.equal(loop?.status, "running");
+ * await registry.deregister(id);
+ * assert.deepEqual(await registry.list(), []);
+ * await Deno.remove(workspace, { recursive: true });
+ * ```
+ */
+export class LoopRegistry {
+  #paths: RegistryPaths;
+  #timeoutMs: number;
+  #env: RegistryEnv;
+  #hook: WriteHook | undefined;
+
+  /**
+   * Constructs a registry handle; touches nothing on disk.
+   *
+   * A relative `workspace` is resolved against the current directory, which
+   * needs `--allow-read` for it.
+   *
+   * @param workspace The workspace root (the folder that holds `.ralph/`).
+   * @param options Lock timeout and liveness probes.
+   * @throws {RangeError} If `lockTimeoutMs` is negative or not a number.
+   */
+  constructor(workspace: string | URL, options: LoopRegistryOptions = {}) {
+    const path = workspace instanceof URL
+      ? decodeURIComponent(workspace.pathname)
+      : workspace;
+    this.#paths = registryPaths(isAbsolute(path) ? path : resolve(path));
+    const timeout = options.lockTimeoutMs ?? 10_000;
+    if (!(timeout >= 0) || !Number.isFinite(timeout)) {
+      throw new RangeError(
+        `Cannot create registry as lockTimeoutMs must be a number >= 0: current value is ${timeout}`,
+      );
+    }
+    this.#timeoutMs = timeout;
+    this.#env = options.env ?? defaultRegistryEnv;
+    this.#hook = (options as { [WRITE_HOOK]?: WriteHook })[WRITE_HOOK];
+  }
+
+  /** The workspace root. */
+  get workspace(): string {
+    return this.#paths.workspace;
+  }
+
+  /** The registry file, `<workspace>/.ralph/loops.json`. */
+  get path(): string {
+    return this.#paths.file;
+  }
+
+  #verdicts(entries: LoopEntry[]): Map<LoopEntry, Verdict> {
+    const byPid = new Map<string, Liveness>();
+    const verdicts = new Map<LoopEntry, Verdict>();
+    for (const entry of entries) {
+      const key =
+        `${entry.pid}:${entry.identity?.startTime}:${entry.identity?.bootId}`;
+      let liveness = byPid.get(key);
+      if (liveness === undefined) {
+        liveness = this.#env.probe(entry.pid, entry.identity);
+        byPid.set(key, liveness);
+      }
+      let verdict: Verdict = liveness === "alive" ? "running" : liveness;
+      if (
+        verdict === "running" && entry.worktreePath !== undefined &&
+        this.#env.isDirectory(entry.worktreePath) === false
+      ) {
+        verdict = "orphan";
+      }
+      verdicts.set(entry, verdict);
+    }
+    return verdicts;
+  }
+
+  #isDead(entry: LoopEntry): boolean {
+    const liveness = this.#env.probe(entry.pid, entry.identity);
+    return liveness === "dead";
+  }
+
+  /** Exclusive lock, read, change, write when changed. */
+  *#change<T>(change: (doc: RegistryDoc) => Change<T>): Step<T> {
+    const file = yield* acquire(this.#paths, true, this.#timeoutMs);
+    if (file === undefined) throw new Error("unreachable: exclusive open");
+    try {
+      const current = readAll(file, this.#paths.file);
+      const journal = readJournal(this.#paths);
+      const { bytes, torn } = effectiveContent(current, journal);
+      const doc = decodeRegistry(bytes, this.#paths.file);
+      const next = change(doc);
+      if (next.doc !== doc || torn) {
+        writeDurably(
+          file,
+          this.#paths,
+          current,
+          encodeRegistry(next.doc),
+          this.#hook,
+        );
+      } else if (journal !== undefined) {
+        clearJournal(this.#paths);
+      }
+      return next.result;
+    } finally {
+      release(file);
+    }
+  }
+
+  /** Shared lock and read; the content a torn write was meant to leave. */
+  *#read(): Step<{ doc: RegistryDoc; torn: boolean }> {
+    const file = yield* acquire(this.#paths, false, this.#timeoutMs);
+    if (file === undefined) {
+      return {
+        doc: decodeRegistry(new Uint8Array(), this.#paths.file),
+        torn: false,
+      };
+    }
+    try {
+      const current = readAll(file, this.#paths.file);
+      const { bytes, torn } = effectiveContent(
+        current,
+        readJournal(this.#paths),
+      );
+      return { doc: decodeRegistry(bytes, this.#paths.file), torn };
+    } finally {
+      release(file);
+    }
+  }
+
+  #canWrite(): boolean {
+    return Deno.permissions.querySync({ name: "write", path: this.#paths.file })
+      .state === "granted";
+  }
+
+  /** Removes proven-dead entries (and `also` ones), returns how many. */
+  *#clean(also: (verdict: Verdict) => boolean): Step<number> {
+    return yield* this.#change((doc) => {
+      const verdicts = this.#verdicts(doc.entries.map((e) => e.entry));
+      const next = withoutEntries(doc, (e) => {
+        const verdict = verdicts.get(e)!;
+        return verdict === "dead" || also(verdict);
+      });
+      const removed = doc.entries.length - next.entries.length;
+      return { doc: removed > 0 ? next : doc, result: removed };
+    });
+  }
+
+  *#list(): Step<LoopInfo[]> {
+    const { doc, torn } = yield* this.#read();
+    const entries = doc.entries.map((e) => e.entry);
+    const verdicts = this.#verdicts(entries);
+    const anyDead = entries.some((e) => verdicts.get(e) === "dead");
+    if ((anyDead || torn) && this.#canWrite()) {
+      yield* this.#clean(() => false);
+    }
+    return entries.flatMap((entry) => {
+      const status = verdicts.get(entry)!;
+      return status === "dead" ? [] : [{ ...entry, status }];
+    });
+  }
+
+  *#get(id: string): Step<LoopInfo | undefined> {
+    const { doc, torn } = yield* this.#read();
+    const entry = doc.entries.find((e) => e.entry.id === id)?.entry;
+    if (entry === undefined) return undefined;
+    const status = this.#verdicts([entry]).get(entry)!;
+    if ((status === "dead" || torn) && this.#canWrite()) {
+      yield* this.#clean(() => false);
+    }
+    return status === "dead" ? undefined : { ...entry, status };
+  }
+
+  *#register(entry: LoopEntry): Step<string> {
+    checkEntry(entry);
+    const identity = entry.identity ?? this.#env.identify(entry.pid);
+    const stored: LoopEntry = identity ? { ...entry, identity } : { ...entry };
+    return yield* this.#change((doc) => {
+      const kept = withoutEntries(
+        doc,
+        (e) => e.pid === stored.pid || this.#isDead(e),
+      );
+      if (kept.entries.some((e) => e.entry.id === stored.id)) {
+        throw new Deno.errors.AlreadyExists(
+          `Cannot register loop ${
+            JSON.stringify(stored.id)
+          } as that id is taken by a live loop in "${this.#paths.file}": choose another id`,
+        );
+      }
+      return { doc: withEntry(kept, stored), result: stored.id };
+    });
+  }
+
+  *#deregister(id: string): Step<void> {
+    const found = yield* this.#change((doc) => {
+      const next = withoutEntries(doc, (e) => e.id === id || this.#isDead(e));
+      const found = doc.entries.some((e) => e.entry.id === id);
+      return {
+        doc: next.entries.length === doc.entries.length ? doc : next,
+        result: found,
+      };
+    });
+    if (!found) throw new LoopNotFoundError(id, this.#paths.file);
+  }
+
+  *#deregisterPid(pid: number): Step<boolean> {
+    return yield* this.#change((doc) => {
+      const found = doc.entries.some((e) => e.entry.pid === pid);
+      const next = withoutEntries(doc, (e) => e.pid === pid || this.#isDead(e));
+      return {
+        doc: next.entries.length === doc.entries.length ? doc : next,
+        result: found,
+      };
+    });
+  }
+
+  *#repair(): Step<string | undefined> {
+    const paths = this.#paths;
+    const info = lstatOrUndefined(paths.file, paths);
+    if (info?.isSymlink) {
+      throw new CorruptRegistryError(
+        paths.file,
+        "it is a symbolic link; repair does not follow links",
+        { cause: new TypeError(`Refusing symbolic link "${paths.file}"`) },
+      );
+    }
+    const aside = `${paths.file}.corrupt-${
+      new Date().toISOString().replaceAll(":", "")
+    }`;
+    if (info !== undefined && !info.isFile) {
+      // A directory or FIFO cannot be locked or rewritten in place: move it.
+      guardedWrite(paths, () => Deno.renameSync(paths.file, aside));
+      return aside;
+    }
+    const file = yield* acquire(paths, true, this.#timeoutMs);
+    if (file === undefined) throw new Error("unreachable: exclusive open");
+    try {
+      const current = readAll(file, paths.file, REPAIR_READ_LIMIT);
+      try {
+        const { bytes, torn } = effectiveContent(current, readJournal(paths));
+        const doc = decodeRegistry(bytes, paths.file);
+        if (bytes.length > MAX_REGISTRY_BYTES) {
+          throw new CorruptRegistryError(paths.file, "it is over 16 MiB");
+        }
+        if (torn) writeDurably(file, paths, current, encodeRegistry(doc));
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof CorruptRegistryError)) throw error;
+      }
+      guardedWrite(paths, () => {
+        using copy = Deno.openSync(aside, {
+          write: true,
+          createNew: true,
+          mode: 0o600,
+        });
+        let offset = 0;
+        while (offset < current.length) {
+          offset += copy.writeSync(current.subarray(offset));
+        }
+        copy.syncDataSync();
+      });
+      writeDurably(
+        file,
+        paths,
+        current,
+        encodeRegistry(emptyDoc()),
+        this.#hook,
+      );
+      return aside;
+    } finally {
+      release(file);
+    }
+  }
+
+  /**
+   * Claims a loop for this process: registers it and returns a handle that
+   * deregisters it when disposed (`await using`), and, unless
+   * `handleSignals` is false, on the `unload` event and on SIGINT or SIGTERM
+   * (after which the process exits with 130 or 143).
+   *
+   * Requires `--allow-read` and `--allow-write` for `<workspace>/.ralph`.
+   *
+   * @param prompt The prompt or task of the loop.
+   * @param options The id, worktree and signal handling.
+   * @returns A handle whose disposal deregisters the loop.
+   * @throws {Deno.errors.AlreadyExists} If a live loop has the same id.
+   *
+   * @example Claim a loop for the duration of a block
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * const registry = new LoopRegistry(workspace);
+   * {
+   *   await using loop = await registry.claim("implement auth", {
+   *     handleSignals: false,
+   *   });
+   *   assert.equal((await registry.get(loop.id))?.status, "running");
+   * }
+   * assert.deepEqual(await registry.list(), []);
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  async claim(prompt: string, options: ClaimOptions = {}): Promise<LoopClaim> {
+    const entry = createLoopEntry(prompt, {
+      id: options.id,
+      workspace: this.#paths.workspace,
+      worktreePath: options.worktreePath,
+    });
+    await this.register(entry);
+    return new LoopClaim(this, entry, options.handleSignals ?? true);
+  }
+
+  /**
+   * Moves a corrupt registry aside to `loops.json.corrupt-<time>` and starts
+   * an empty one. A healthy registry is left as it is (a torn write is rolled
+   * forward). A directory or FIFO in the file's place is renamed aside. A
+   * symbolic link is refused.
+   *
+   * Requires `--allow-read` and `--allow-write` for `<workspace>/.ralph`.
+   *
+   * @returns The path the bad bytes were moved to, or `undefined` when the
+   * registry was healthy.
+   * @throws {CorruptRegistryError} If `loops.json` is a symbolic link.
+   *
+   * @example Repair a corrupt registry
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * await Deno.mkdir(`${workspace}/.ralph`);
+   * await Deno.writeTextFile(`${workspace}/.ralph/loops.json`, "{oops");
+   * const registry = new LoopRegistry(workspace);
+   * const aside = await registry.repair();
+   * assert.equal(await Deno.readTextFile(aside!), "{oops");
+   * assert.deepEqual(await registry.list(), []);
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  repair(): Promise<string | undefined> {
+    return runAsync(this.#repair());
+  }
+
+  /**
+   * Sync twin of {@linkcode LoopRegistry.prototype.repair}.
+   *
+   * @returns The path the bad bytes were moved to, or `undefined`.
+   *
+   * @example Repair synchronously
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = Deno.makeTempDirSync();
+   * assert.equal(new LoopRegistry(workspace).repairSync(), undefined);
+   * Deno.removeSync(workspace, { recursive: true });
+   * ```
+   */
+  repairSync(): string | undefined {
+    return runSync(this.#repair());
+  }
+
+  /**
+   * Registers a loop. Like ralph, first removes any entry with the same pid
+   * (a process runs one loop) and entries whose process is proven dead.
+   * Records the process identity where it can be read, to detect a reused
+   * pid later.
+   *
+   * Requires `--allow-read` and `--allow-write` for `<workspace>/.ralph`.
+   *
+   * @param entry The loop, e.g. from {@linkcode createLoopEntry}.
+   * @returns The entry's id.
+   * @throws {Deno.errors.AlreadyExists} If a live loop has the same id.
+   * @throws {RangeError} If the id or pid is invalid.
+   * @throws {LockTimeoutError} If the lock stays held past `lockTimeoutMs`.
+   * @throws {CorruptRegistryError} If the file cannot be read as a registry.
+   * @throws {Deno.errors.NotCapable} If a permission is missing; the message
+   * names the flag.
+   *
+   * @example Register this process
+   * ```ts
+   * import { createLoopEntry, LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * const registry = new LoopRegistry(workspace);
+   * const id = await registry.register(createLoopEntry("fix bug", { workspace }));
+   * assert.equal((await registry.get(id))?.prompt, "fix bug");
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  register(entry: LoopEntry): Promise<string> {
+    return runAsync(this.#register(entry));
+  }
+
+  /**
+   * Sync twin of {@linkcode LoopRegistry.prototype.register}.
+   *
+   * @param entry The loop.
+   * @returns The entry's id.
+   *
+   * @example Register synchronously
+   * ```ts
+   * import { createLoopEntry, LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = Deno.makeTempDirSync();
+   * const registry = new LoopRegistry(workspace);
+   * const id = registry.registerSync(createLoopEntry("fix bug", { workspace }));
+   * assert.equal(registry.listSync().length, 1);
+   * registry.deregisterSync(id);
+   * Deno.removeSync(workspace, { recursive: true });
+   * ```
+   */
+  registerSync(entry: LoopEntry): string {
+    return runSync(this.#register(entry));
+  }
+
+  /**
+   * Removes the loop with this id (and entries whose process is proven dead).
+   *
+   * Requires `--allow-read` and `--allow-write` for `<workspace>/.ralph`.
+   *
+   * @param id The loop id.
+   * @throws {LoopNotFoundError} If no loop has this id.
+   * @throws {LockTimeoutError} If the lock stays held past `lockTimeoutMs`.
+   * @throws {CorruptRegistryError} If the file cannot be read as a registry.
+   *
+   * @example Deregister a loop
+   * ```ts
+   * import { createLoopEntry, LoopNotFoundError, LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * const registry = new LoopRegistry(workspace);
+   * const id = await registry.register(createLoopEntry("task", { workspace }));
+   * await registry.deregister(id);
+   * await assert.rejects(registry.deregister(id), LoopNotFoundError);
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  deregister(id: string): Promise<void> {
+    return runAsync(this.#deregister(id));
+  }
+
+  /**
+   * Sync twin of {@linkcode LoopRegistry.prototype.deregister}.
+   *
+   * @param id The loop id.
+   *
+   * @example Deregister synchronously
+   * ```ts
+   * import { createLoopEntry, LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = Deno.makeTempDirSync();
+   * const registry = new LoopRegistry(workspace);
+   * const id = registry.registerSync(createLoopEntry("task", { workspace }));
+   * registry.deregisterSync(id);
+   * assert.equal(registry.getSync(id), undefined);
+   * Deno.removeSync(workspace, { recursive: true });
+   * ```
+   */
+  deregisterSync(id: string): void {
+    runSync(this.#deregister(id));
+  }
+
+  /**
+   * Removes every entry of this process (`Deno.pid`), for clean-up at exit.
+   *
+   * Requires `--allow-read` and `--allow-write` for `<workspace>/.ralph`.
+   *
+   * @returns Whether an entry was removed.
+   *
+   * @example Clean up at exit
+   * ```ts
+   * import { createLoopEntry, LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * const registry = new LoopRegistry(workspace);
+   * await registry.register(createLoopEntry("task", { workspace }));
+   * assert.equal(await registry.deregisterCurrentProcess(), true);
+   * assert.equal(await registry.deregisterCurrentProcess(), false);
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  deregisterCurrentProcess(): Promise<boolean> {
+    return runAsync(this.#deregisterPid(Deno.pid));
+  }
+
+  /**
+   * Sync twin of {@linkcode LoopRegistry.prototype.deregisterCurrentProcess}.
+   *
+   * @returns Whether an entry was removed.
+   *
+   * @example In an unload handler
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = Deno.makeTempDirSync();
+   * const registry = new LoopRegistry(workspace);
+   * assert.equal(registry.deregisterCurrentProcessSync(), false);
+   * Deno.removeSync(workspace, { recursive: true });
+   * ```
+   */
+  deregisterCurrentProcessSync(): boolean {
+    return runSync(this.#deregisterPid(Deno.pid));
+  }
+
+  /**
+   * Lists the loops with their status. Entries whose process is proven dead
+   * are left out and, when write permission is granted, removed from the
+   * file; otherwise nothing is written. Orphans (alive, worktree gone) are
+   * listed and kept.
+   *
+   * Requires `--allow-read` for `<workspace>/.ralph`; `--allow-run` to probe
+   * other processes (else their status is `unknown`).
+   *
+   * @returns The loops, in file order.
+   * @throws {CorruptRegistryError} If the file cannot be read as a registry.
+   * @throws {LockTimeoutError} If the lock stays held past `lockTimeoutMs`.
+   *
+   * @example List loops
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * assert.deepEqual(await new LoopRegistry(workspace).list(), []);
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  list(): Promise<LoopInfo[]> {
+    return runAsync(this.#list());
+  }
+
+  /**
+   * Sync twin of {@linkcode LoopRegistry.prototype.list}.
+   *
+   * @returns The loops.
+   *
+   * @example List synchronously
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = Deno.makeTempDirSync();
+   * assert.deepEqual(new LoopRegistry(workspace).listSync(), []);
+   * Deno.removeSync(workspace, { recursive: true });
+   * ```
+   */
+  listSync(): LoopInfo[] {
+    return runSync(this.#list());
+  }
+
+  /**
+   * Gets one loop with its status; `undefined` when absent or proven dead.
+   *
+   * Requires `--allow-read` for `<workspace>/.ralph`.
+   *
+   * @param id The loop id.
+   * @returns The loop, or `undefined`.
+   *
+   * @example Get a loop
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * assert.equal(await new LoopRegistry(workspace).get("loop-1-abcd"), undefined);
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  get(id: string): Promise<LoopInfo | undefined> {
+    return runAsync(this.#get(id));
+  }
+
+  /**
+   * Sync twin of {@linkcode LoopRegistry.prototype.get}.
+   *
+   * @param id The loop id.
+   * @returns The loop, or `undefined`.
+   *
+   * @example Get synchronously
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = Deno.makeTempDirSync();
+   * assert.equal(new LoopRegistry(workspace).getSync("x"), undefined);
+   * Deno.removeSync(workspace, { recursive: true });
+   * ```
+   */
+  getSync(id: string): LoopInfo | undefined {
+    return runSync(this.#get(id));
+  }
+
+  /**
+   * Removes entries whose process is proven dead and orphans (process alive,
+   * worktree gone). Entries whose liveness is unknown are kept.
+   *
+   * Requires `--allow-read` and `--allow-write` for `<workspace>/.ralph`,
+   * and `--allow-run` to probe other processes.
+   *
+   * @returns How many entries were removed.
+   *
+   * @example Clean stale entries
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * assert.equal(await new LoopRegistry(workspace).cleanStale(), 0);
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  cleanStale(): Promise<number> {
+    return runAsync(this.#clean((v) => v === "orphan"));
+  }
+
+  /**
+   * Sync twin of {@linkcode LoopRegistry.prototype.cleanStale}.
+   *
+   * @returns How many entries were removed.
+   *
+   * @example Clean synchronously
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = Deno.makeTempDirSync();
+   * assert.equal(new LoopRegistry(workspace).cleanStaleSync(), 0);
+   * Deno.removeSync(workspace, { recursive: true });
+   * ```
+   */
+  cleanStaleSync(): number {
+    return runSync(this.#clean((v) => v === "orphan"));
+  }
+}

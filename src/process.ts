@@ -1,0 +1,164 @@
+/** The largest pid Linux can hand out (`/proc/sys/kernel/pid_max` limit). */
+export const MAX_PID = 4_194_304;
+
+/**
+ * What is known of a process's liveness.
+ *
+ * - `alive`: the process exists (also when it belongs to another user).
+ * - `dead`: proven gone: no such process, a zombie, an invalid pid, or a pid
+ *   now held by another process (its identity differs).
+ * - `unknown`: liveness cannot be checked (no `--allow-run`).
+ */
+export type Liveness = "alive" | "dead" | "unknown";
+
+/**
+ * Identity of a process beyond its pid, to tell a reused pid apart. On Linux
+ * it is the raw start time (field 22 of `/proc/<pid>/stat`, in clock ticks
+ * since boot) and the boot id (`/proc/sys/kernel/random/boot_id`).
+ */
+export interface ProcessIdentity {
+  /** Start time in clock ticks since boot. */
+  startTime: number;
+  /** The kernel's boot id. */
+  bootId: string;
+}
+
+/**
+ * A process's identity as read from `/proc`, with its scheduler state.
+ */
+export interface LiveProcessIdentity extends ProcessIdentity {
+  /** State letter from `/proc/<pid>/stat`, e.g. `R`, `S`, `Z` (zombie). */
+  state: string;
+}
+
+/**
+ * Whether `pid` is a pid that may be probed or signalled: an integer from 1
+ * to 4194304. Pid 0 and negative pids address process groups, so they are
+ * never passed to `Deno.kill`.
+ *
+ * @param pid The value to check.
+ * @returns `true` when `pid` is a valid pid.
+ *
+ * @example Check pids
+ * ```ts
+ * import { isValidPid } from "@loops/registry";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isValidPid(1234), true);
+ * assert.equal(isValidPid(0), false);
+ * assert.equal(isValidPid(-1), false);
+ * assert.equal(isValidPid(1.5), false);
+ * ```
+ */
+export function isValidPid(pid: unknown): pid is number {
+  return typeof pid === "number" && Number.isInteger(pid) && pid >= 1 &&
+    pid <= MAX_PID;
+}
+
+let procReadable: boolean | undefined;
+let bootIdCache: string | undefined;
+
+function readProcText(path: string): string | undefined {
+  if (procReadable === false) return undefined;
+  try {
+    const text = Deno.readTextFileSync(path);
+    procReadable = true;
+    return text;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      // Reading /proc needs all permissions (-A). Without them identity is
+      // unknown, never "reused": remember it so later probes stay cheap.
+      procReadable = false;
+      return undefined;
+    }
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.PermissionDenied) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Reads the identity of a live process from `/proc`.
+ *
+ * Returns `undefined` where it cannot be read: not Linux, the process is gone,
+ * or Deno lacks permission. Requires all permissions (`-A`): Deno refuses any
+ * `/proc` read otherwise, and then identity is simply unknown.
+ *
+ * @param pid The process id.
+ * @returns The identity, or `undefined` when it cannot be read.
+ *
+ * @example Read this process's identity (needs `-A`)
+ * ```ts ignore
+ * import { readProcessIdentity } from "@loops/registry";
+ *
+ * const identity = readProcessIdentity(Deno.pid);
+ * console.log(identity?.startTime, identity?.bootId);
+ * ```
+ */
+export function readProcessIdentity(
+  pid: number,
+): LiveProcessIdentity | undefined {
+  if (!isValidPid(pid) || Deno.build.os !== "linux") return undefined;
+  const stat = readProcText(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  bootIdCache ??= readProcText("/proc/sys/kernel/random/boot_id")?.trim();
+  if (bootIdCache === undefined) return undefined;
+  // The command name (field 2) may hold spaces and parentheses: fields after
+  // it start after the last ')'. Field 3 is the state, field 22 start time.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const startTime = Number(fields[19]);
+  if (!Number.isSafeInteger(startTime) || fields[0] === undefined) {
+    return undefined;
+  }
+  return { startTime, bootId: bootIdCache, state: fields[0] };
+}
+
+/**
+ * Tells whether a process is alive, dead or unknown.
+ *
+ * Probes with `Deno.kill(pid, 0)`, which sends no signal: no such process
+ * means `dead`, another user's process (EPERM) means `alive`, and a missing
+ * `--allow-run` means `unknown`. Where `/proc` can be read (`-A`), a zombie is
+ * `dead`, and so is a process whose identity differs from `identity` (the pid
+ * was reused). An invalid pid (see {@linkcode isValidPid}) is `dead` and is
+ * never signalled.
+ *
+ * Requires `--allow-run` (unscoped) for any pid but this process's own.
+ *
+ * @param pid The process id.
+ * @param identity The identity recorded when the loop registered, if any.
+ * @returns The liveness of the process.
+ *
+ * @example Probe this process
+ * ```ts
+ * import { probeProcess } from "@loops/registry";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(probeProcess(Deno.pid), "alive");
+ * assert.equal(probeProcess(0), "dead");
+ * ```
+ */
+export function probeProcess(
+  pid: number,
+  identity?: ProcessIdentity,
+): Liveness {
+  if (!isValidPid(pid)) return "dead";
+  try {
+    Deno.kill(pid, 0 as unknown as Deno.Signal);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "dead";
+    if (error instanceof Deno.errors.NotCapable) return "unknown";
+    // EPERM: the process exists but belongs to another user.
+    if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+  }
+  const live = readProcessIdentity(pid);
+  if (live === undefined) return "alive";
+  if (live.state === "Z" || live.state === "X") return "dead";
+  if (
+    identity !== undefined &&
+    (identity.bootId !== live.bootId || identity.startTime !== live.startTime)
+  ) {
+    return "dead";
+  }
+  return "alive";
+}
