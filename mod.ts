@@ -40,16 +40,21 @@ export { LoopClaim } from "./src/loop_claim.ts";
 export {
   type ClaimOptions,
   defaultRegistryEnv,
+  type LoopInspection,
   LoopRegistry,
   type LoopRegistryOptions,
   type RegistryEnv,
+  type WatchOptions,
 } from "./src/loop_registry.ts";
 export {
+  explainProcess,
   isValidPid,
   type Liveness,
   type LiveProcessIdentity,
   MAX_PID,
   probeProcess,
   type ProcessIdentity,
+  type ProcessVerdict,
   readProcessIdentity,
 } from "./src/process.ts";
+export { findWorkspace } from "./src/find_workspace.ts";

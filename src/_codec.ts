@@ -137,9 +137,25 @@ export function entryToRaw(entry: LoopEntry): Record<string, unknown> {
 }
 
 /** Encodes a document as ralph does: pretty JSON, two-space indent. */
-export function encodeRegistry(doc: RegistryDoc): Uint8Array {
+export function encodeRegistry(
+  doc: RegistryDoc,
+  path = ".ralph/loops.json",
+): Uint8Array {
   const top = { ...doc.top, loops: doc.entries.map((e) => e.raw) };
-  return encoder.encode(JSON.stringify(top, null, 2));
+  let text: string;
+  try {
+    text = JSON.stringify(top, null, 2);
+  } catch (cause) {
+    // JSON.parse accepts any depth; JSON.stringify recurses and overflows
+    // the stack on a deeply nested (hostile) field.
+    if (!(cause instanceof RangeError)) throw cause;
+    throw new CorruptRegistryError(
+      path,
+      "a value in it is nested too deeply to be written back",
+      { cause },
+    );
+  }
+  return encoder.encode(text);
 }
 
 /** Returns a document without the entries `drop` selects. */

@@ -378,6 +378,14 @@ export function writeDurably(
   }
   const existing = lstatOrUndefined(paths.journal, paths);
   if (existing?.isSymlink) refuseSymlink(paths.journal, "the journal file");
+  if (existing !== undefined && !existing.isFile) {
+    // Opening a FIFO for writing would block forever; a directory fails.
+    throw new CorruptRegistryError(
+      paths.journal,
+      "the journal is not a regular file (a directory, FIFO or device is in its place)",
+      { cause: new TypeError(`"${paths.journal}" must be a regular file`) },
+    );
+  }
   const header = new TextEncoder().encode(
     `${JOURNAL_MAGIC} ${before.length} ${after.length} ${
       crc32(before, after)

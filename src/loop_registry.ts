@@ -35,10 +35,12 @@ import {
   type LoopStatus,
 } from "./loop_entry.ts";
 import {
+  explainProcess,
   isValidPid,
   type Liveness,
   probeProcess,
   type ProcessIdentity,
+  type ProcessVerdict,
   readProcessIdentity,
 } from "./process.ts";
 
@@ -51,6 +53,8 @@ import {
 export interface RegistryEnv {
   /** Liveness of `pid`, given the identity recorded at registration. */
   probe(pid: number, identity?: ProcessIdentity): Liveness;
+  /** Liveness of `pid` with its reason; see {@linkcode explainProcess}. */
+  explain(pid: number, identity?: ProcessIdentity): ProcessVerdict;
   /** Identity of a live process, or `undefined` where it cannot be read. */
   identify(pid: number): ProcessIdentity | undefined;
   /**
@@ -63,6 +67,7 @@ export interface RegistryEnv {
 /** The default {@linkcode RegistryEnv}: real processes and files. */
 export const defaultRegistryEnv: RegistryEnv = {
   probe: probeProcess,
+  explain: explainProcess,
   identify(pid) {
     const live = readProcessIdentity(pid);
     return live && { startTime: live.startTime, bootId: live.bootId };
@@ -80,6 +85,25 @@ export const defaultRegistryEnv: RegistryEnv = {
     }
   },
 };
+
+/** Options for {@linkcode LoopRegistry.prototype.watch}. */
+export interface WatchOptions {
+  /**
+   * Ends the watch when aborted.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * How often liveness is re-checked, in milliseconds.
+   *
+   * @default {2000}
+   */
+  intervalMs?: number;
+}
+
+/** An entry with its full liveness verdict, from `inspect`. */
+export interface LoopInspection extends LoopEntry, ProcessVerdict {}
 
 /** Options for {@linkcode LoopRegistry}. */
 export interface LoopRegistryOptions {
@@ -308,7 +332,7 @@ export class LoopRegistry {
           file,
           this.#paths,
           current,
-          encodeRegistry(next.doc),
+          encodeRegistry(next.doc, this.#paths.file),
           this.#hook,
         );
       } else if (journal !== undefined) {
@@ -455,7 +479,9 @@ export class LoopRegistry {
         if (bytes.length > MAX_REGISTRY_BYTES) {
           throw new CorruptRegistryError(paths.file, "it is over 16 MiB");
         }
-        if (torn) writeDurably(file, paths, current, encodeRegistry(doc));
+        // Encoding proves the content can be written back (nesting depth).
+        const encoded = encodeRegistry(doc, paths.file);
+        if (torn) writeDurably(file, paths, current, encoded);
         return undefined;
       } catch (error) {
         if (!(error instanceof CorruptRegistryError)) throw error;
@@ -852,5 +878,159 @@ export class LoopRegistry {
    */
   cleanStaleSync(): number {
     return runSync(this.#clean((v) => v === "orphan"));
+  }
+
+  *#inspect(id: string): Step<LoopInspection | undefined> {
+    const { doc } = yield* this.#read();
+    const entry = doc.entries.find((e) => e.entry.id === id)?.entry;
+    if (entry === undefined) return undefined;
+    const verdict = this.#env.explain(entry.pid, entry.identity);
+    return { ...entry, ...verdict };
+  }
+
+  /**
+   * Reads one entry with the full liveness verdict and its reason, whatever
+   * it is (dead entries included), and writes nothing. Used before signalling
+   * a loop, to refuse a reused pid.
+   *
+   * Requires `--allow-read` for `<workspace>/.ralph`; `--allow-run` to probe
+   * and `-A` to verify identity.
+   *
+   * @param id The loop id.
+   * @returns The entry with `liveness` and `reason`, or `undefined`.
+   *
+   * @example Inspect a loop
+   * ```ts
+   * import { createLoopEntry, LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * const registry = new LoopRegistry(workspace);
+   * const id = await registry.register(createLoopEntry("t", { workspace }));
+   * assert.equal((await registry.inspect(id))?.liveness, "alive");
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  inspect(id: string): Promise<LoopInspection | undefined> {
+    return runAsync(this.#inspect(id));
+  }
+
+  /**
+   * Removes every entry of process `pid` (and entries proven dead).
+   *
+   * Requires `--allow-read` and `--allow-write` for `<workspace>/.ralph`.
+   *
+   * @param pid The process id.
+   * @returns Whether an entry of `pid` was removed.
+   *
+   * @example Deregister by pid
+   * ```ts
+   * import { createLoopEntry, LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * const registry = new LoopRegistry(workspace);
+   * await registry.register(createLoopEntry("t", { workspace }));
+   * assert.equal(await registry.deregisterPid(Deno.pid), true);
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  deregisterPid(pid: number): Promise<boolean> {
+    return runAsync(this.#deregisterPid(pid));
+  }
+
+  /**
+   * Sync twin of {@linkcode LoopRegistry.prototype.deregisterPid}.
+   *
+   * @param pid The process id.
+   * @returns Whether an entry of `pid` was removed.
+   *
+   * @example Deregister by pid synchronously
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = Deno.makeTempDirSync();
+   * assert.equal(new LoopRegistry(workspace).deregisterPidSync(4242), false);
+   * Deno.removeSync(workspace, { recursive: true });
+   * ```
+   */
+  deregisterPidSync(pid: number): boolean {
+    return runSync(this.#deregisterPid(pid));
+  }
+
+  /**
+   * Watches the registry: yields the list of loops at once, then again each
+   * time it changes (a change to `.ralph/`, seen with `Deno.watchFs`, or a
+   * change of liveness, checked every `intervalMs`). Works before `.ralph/`
+   * exists. Ends when `signal` aborts.
+   *
+   * Requires `--allow-read` for the workspace, like
+   * {@linkcode LoopRegistry.prototype.list}.
+   *
+   * @param options An abort signal and the liveness refresh interval.
+   * @returns An async iterator of loop lists.
+   *
+   * @example Watch until aborted
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * const controller = new AbortController();
+   * for await (const loops of new LoopRegistry(workspace).watch(controller)) {
+   *   assert.deepEqual(loops, []);
+   *   controller.abort();
+   * }
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  async *watch(options: WatchOptions = {}): AsyncGenerator<LoopInfo[]> {
+    const { signal, intervalMs = 2000 } = options;
+    let dirty = true;
+    let wake = () => {};
+    const poke = () => {
+      dirty = true;
+      wake();
+    };
+    const watchers: Deno.FsWatcher[] = [];
+    const pumps: Promise<void>[] = [];
+    const watch = (path: string) => {
+      const watcher = Deno.watchFs(path, { recursive: false });
+      watchers.push(watcher);
+      pumps.push((async () => {
+        for await (const _event of watcher) poke();
+      })());
+    };
+    const onAbort = () => wake();
+    signal?.addEventListener("abort", onAbort);
+    const timer = setInterval(poke, intervalMs);
+    let last: string | undefined;
+    let watchingDir = false;
+    try {
+      watch(this.#paths.workspace);
+      while (!signal?.aborted) {
+        if (!watchingDir && lstatOrUndefined(this.#paths.dir, this.#paths)) {
+          watch(this.#paths.dir);
+          watchingDir = true;
+        }
+        if (dirty) {
+          dirty = false;
+          const loops = await this.list();
+          const key = JSON.stringify(loops);
+          if (key !== last) {
+            last = key;
+            yield loops;
+          }
+          continue;
+        }
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+    } finally {
+      clearInterval(timer);
+      signal?.removeEventListener("abort", onAbort);
+      for (const watcher of watchers) watcher.close();
+      await Promise.all(pumps);
+    }
   }
 }

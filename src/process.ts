@@ -114,6 +114,87 @@ export function readProcessIdentity(
 }
 
 /**
+ * Why a process has the liveness it has, from {@linkcode explainProcess}.
+ *
+ * - `invalid-pid`: not an integer from 1 to 4194304 (dead).
+ * - `exited`: no such process (dead).
+ * - `zombie`: exited, not yet reaped by its parent (dead).
+ * - `pid-reused`: the pid now names another process (dead).
+ * - `no-permission`: no `--allow-run` to probe it (unknown).
+ * - `verified`: alive, and its identity matches the recorded one.
+ * - `alive`: alive; identity not recorded or not readable.
+ */
+export type LivenessReason =
+  | "invalid-pid"
+  | "exited"
+  | "zombie"
+  | "pid-reused"
+  | "no-permission"
+  | "verified"
+  | "alive";
+
+/** The liveness of a process and the reason for it. */
+export interface ProcessVerdict {
+  /** Alive, dead or unknown. */
+  liveness: Liveness;
+  /** Why. */
+  reason: LivenessReason;
+}
+
+/**
+ * Tells whether a process is alive, dead or unknown, and why. See
+ * {@linkcode probeProcess}, which returns the liveness alone.
+ *
+ * Requires `--allow-run` (unscoped) for any pid but this process's own, and
+ * `-A` to read identities from `/proc`.
+ *
+ * @param pid The process id.
+ * @param identity The identity recorded when the loop registered, if any.
+ * @returns The liveness and its reason.
+ *
+ * @example Explain an invalid pid
+ * ```ts
+ * import { explainProcess } from "@loops/registry";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(explainProcess(-1), {
+ *   liveness: "dead",
+ *   reason: "invalid-pid",
+ * });
+ * ```
+ */
+export function explainProcess(
+  pid: number,
+  identity?: ProcessIdentity,
+): ProcessVerdict {
+  if (!isValidPid(pid)) return { liveness: "dead", reason: "invalid-pid" };
+  try {
+    Deno.kill(pid, 0 as unknown as Deno.Signal);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return { liveness: "dead", reason: "exited" };
+    }
+    if (error instanceof Deno.errors.NotCapable) {
+      return { liveness: "unknown", reason: "no-permission" };
+    }
+    // EPERM: the process exists but belongs to another user.
+    if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+  }
+  const live = readProcessIdentity(pid);
+  if (live === undefined) return { liveness: "alive", reason: "alive" };
+  if (live.state === "Z" || live.state === "X") {
+    return { liveness: "dead", reason: "zombie" };
+  }
+  if (identity === undefined) return { liveness: "alive", reason: "alive" };
+  if (
+    identity.bootId !== live.bootId || identity.startTime !== live.startTime
+  ) {
+    return { liveness: "dead", reason: "pid-reused" };
+  }
+  return { liveness: "alive", reason: "verified" };
+}
+
+/**
  * Tells whether a process is alive, dead or unknown.
  *
  * Probes with `Deno.kill(pid, 0)`, which sends no signal: no such process
@@ -142,23 +223,5 @@ export function probeProcess(
   pid: number,
   identity?: ProcessIdentity,
 ): Liveness {
-  if (!isValidPid(pid)) return "dead";
-  try {
-    Deno.kill(pid, 0 as unknown as Deno.Signal);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return "dead";
-    if (error instanceof Deno.errors.NotCapable) return "unknown";
-    // EPERM: the process exists but belongs to another user.
-    if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
-  }
-  const live = readProcessIdentity(pid);
-  if (live === undefined) return "alive";
-  if (live.state === "Z" || live.state === "X") return "dead";
-  if (
-    identity !== undefined &&
-    (identity.bootId !== live.bootId || identity.startTime !== live.startTime)
-  ) {
-    return "dead";
-  }
-  return "alive";
+  return explainProcess(pid, identity).liveness;
 }

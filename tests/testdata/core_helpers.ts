@@ -1,0 +1,181 @@
+// Shared helpers for the core library tests (not a test file itself).
+import { defaultRegistryEnv, type RegistryEnv } from "../../mod.ts";
+
+/** A temporary workspace removed on dispose. */
+export interface TempWorkspace extends AsyncDisposable {
+  path: string;
+  dir: string;
+  file: string;
+  journal: string;
+}
+
+/** Makes a temporary workspace; use with `await using`. */
+export async function tempWorkspace(
+  prefix = "loops_core_test_",
+): Promise<TempWorkspace> {
+  const path = await Deno.makeTempDir({ prefix });
+  const dir = `${path}/.ralph`;
+  return {
+    path,
+    dir,
+    file: `${dir}/loops.json`,
+    journal: `${dir}/loops.json.journal`,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true });
+    },
+  };
+}
+
+/** A registry env where every pid is alive and identity is unknown. */
+export const aliveEnv: RegistryEnv = {
+  ...defaultRegistryEnv,
+  probe: () => "alive",
+  identify: () => undefined,
+  isDirectory: () => true,
+};
+
+/** The pid of a process that has exited and been reaped: really dead. */
+export async function deadPid(): Promise<number> {
+  const child = new Deno.Command("true", {
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await child.status;
+  return child.pid;
+}
+
+/** Writes a raw registry file (creating `.ralph`). */
+export async function writeRegistry(
+  ws: TempWorkspace,
+  content: string | Uint8Array,
+): Promise<void> {
+  await Deno.mkdir(ws.dir, { recursive: true });
+  if (typeof content === "string") await Deno.writeTextFile(ws.file, content);
+  else await Deno.writeFile(ws.file, content);
+}
+
+/** A minimal raw entry in the file's snake_case form. */
+export function rawEntry(
+  id: string,
+  pid: number,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    id,
+    pid,
+    started: "2026-11-30T13:16:33.123Z",
+    prompt: `prompt of ${id}`,
+    workspace: "/ws",
+    ...extra,
+  };
+}
+
+/** Parses the registry file as JSON. */
+export async function readJson(
+  ws: TempWorkspace,
+): Promise<{ loops: Record<string, unknown>[]; [key: string]: unknown }> {
+  return JSON.parse(await Deno.readTextFile(ws.file));
+}
+
+/** The ids in the registry file, in order. */
+export async function fileIds(ws: TempWorkspace): Promise<string[]> {
+  return (await readJson(ws)).loops.map((e) => e.id as string);
+}
+
+/** Outcome of a child op run with `core_registry_op.ts`. */
+export interface OpResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  // deno-lint-ignore no-explicit-any
+  ok?: any;
+  error?: {
+    name: string;
+    className: string;
+    message: string;
+    cause?: { name: string; className: string };
+  };
+}
+
+const OP_SCRIPT = new URL("./core_registry_op.ts", import.meta.url).pathname;
+
+/** Options of {@linkcode runOp}. */
+export interface RunOpOptions {
+  /** Deno permission flags of the child. @default {["-A"]} */
+  flags?: string[];
+  /** `real` or `alive` registry env. @default {"real"} */
+  env?: "real" | "alive";
+  /** Run the child through `setpriv` as this uid (and gid). */
+  uid?: number;
+  /** DENO_DIR for the child (needed for another uid). */
+  denoDir?: string;
+  /** Working directory. */
+  cwd?: string;
+}
+
+/** Runs `core_registry_op.ts` in a child `deno run`, parses its JSON line. */
+export async function runOp(
+  workspace: string,
+  op: string[],
+  options: RunOpOptions = {},
+): Promise<OpResult> {
+  const denoArgs = [
+    "run",
+    "--quiet",
+    "--no-config",
+    ...(options.flags ?? ["-A"]),
+    OP_SCRIPT,
+    workspace,
+    options.env ?? "real",
+    ...op,
+  ];
+  const command = options.uid === undefined
+    ? new Deno.Command(Deno.execPath(), {
+      args: denoArgs,
+      stdin: "null",
+      cwd: options.cwd,
+      env: options.denoDir ? { DENO_DIR: options.denoDir } : undefined,
+    })
+    : new Deno.Command("setpriv", {
+      args: [
+        `--reuid=${options.uid}`,
+        `--regid=${options.uid}`,
+        "--clear-groups",
+        Deno.execPath(),
+        ...denoArgs,
+      ],
+      stdin: "null",
+      cwd: options.cwd,
+      env: options.denoDir ? { DENO_DIR: options.denoDir } : undefined,
+    });
+  const output = await command.output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  const stderr = new TextDecoder().decode(output.stderr);
+  const last = stdout.trim().split("\n").at(-1);
+  let parsed: Pick<OpResult, "ok" | "error"> = {};
+  try {
+    parsed = last ? JSON.parse(last) : {};
+  } catch {
+    // Left empty: the assertions on `ok`/`error` report stdout and stderr.
+  }
+  return { code: output.code, stdout, stderr, ...parsed };
+}
+
+/** Reads lines from a stream. */
+export async function* lines(
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<string> {
+  let buffered = "";
+  for await (
+    const chunk of stream.pipeThrough(new TextDecoderStream())
+  ) {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+  if (buffered !== "") yield buffered;
+}
