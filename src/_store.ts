@@ -407,17 +407,45 @@ export function writeDurably(
         mode: 0o600,
       }),
   );
+  let simulated = false;
+  const step = (name: Parameters<WriteHook>[0]) => {
+    try {
+      hook?.(name);
+    } catch (error) {
+      simulated = true;
+      throw error;
+    }
+  };
   writeAll(journal, record);
-  hook?.("journal");
-  file.seekSync(0, Deno.SeekMode.Start);
-  writeAll(file, after);
-  hook?.("write");
-  if (after.length < before.length) file.truncateSync(after.length);
-  hook?.("truncate");
-  file.syncDataSync();
-  hook?.("sync");
+  step("journal");
+  try {
+    file.seekSync(0, Deno.SeekMode.Start);
+    writeAll(file, after);
+    step("write");
+    if (after.length < before.length) file.truncateSync(after.length);
+    step("truncate");
+    file.syncDataSync();
+    step("sync");
+  } catch (error) {
+    // A real failure (no space left, I/O error), not a simulated crash: put
+    // the old bytes back in place (no new blocks are needed for that), so the
+    // failed call leaves the registry as it was. If that fails too, the
+    // journal still lets the next reader roll the write forward.
+    if (!simulated) {
+      try {
+        file.seekSync(0, Deno.SeekMode.Start);
+        writeAll(file, before);
+        file.truncateSync(before.length);
+        file.syncDataSync();
+        journal.truncateSync(0);
+      } catch {
+        // Keep the journal: the registry is recovered from it on next read.
+      }
+    }
+    throw error;
+  }
   journal.truncateSync(0);
-  hook?.("done");
+  step("done");
 }
 
 /** Empties a journal left by a crash once the file no longer needs it. */

@@ -53,8 +53,11 @@ import {
 export interface RegistryEnv {
   /** Liveness of `pid`, given the identity recorded at registration. */
   probe(pid: number, identity?: ProcessIdentity): Liveness;
-  /** Liveness of `pid` with its reason; see {@linkcode explainProcess}. */
-  explain(pid: number, identity?: ProcessIdentity): ProcessVerdict;
+  /**
+   * Liveness of `pid` with its reason; see {@linkcode explainProcess}. When
+   * left out, `probe` is used and the reason is generic.
+   */
+  explain?(pid: number, identity?: ProcessIdentity): ProcessVerdict;
   /** Identity of a live process, or `undefined` where it cannot be read. */
   identify(pid: number): ProcessIdentity | undefined;
   /**
@@ -204,6 +207,15 @@ function checkEntry(entry: LoopEntry): void {
   }
 }
 
+function genericVerdict(liveness: Liveness): ProcessVerdict {
+  const reason = liveness === "dead"
+    ? "exited"
+    : liveness === "unknown"
+    ? "no-permission"
+    : "alive";
+  return { liveness, reason };
+}
+
 interface Change<T> {
   doc: RegistryDoc;
   result: T;
@@ -312,9 +324,19 @@ export class LoopRegistry {
     return verdicts;
   }
 
-  #isDead(entry: LoopEntry): boolean {
-    const liveness = this.#env.probe(entry.pid, entry.identity);
-    return liveness === "dead";
+  /** A predicate telling proven-dead entries, probing each pid once. */
+  #deadTest(): (entry: LoopEntry) => boolean {
+    const memo = new Map<string, boolean>();
+    return (entry) => {
+      const key =
+        `${entry.pid}:${entry.identity?.startTime}:${entry.identity?.bootId}`;
+      let dead = memo.get(key);
+      if (dead === undefined) {
+        dead = this.#env.probe(entry.pid, entry.identity) === "dead";
+        memo.set(key, dead);
+      }
+      return dead;
+    };
   }
 
   /** Exclusive lock, read, change, write when changed. */
@@ -326,17 +348,19 @@ export class LoopRegistry {
       const journal = readJournal(this.#paths);
       const { bytes, torn } = effectiveContent(current, journal);
       const doc = decodeRegistry(bytes, this.#paths.file);
+      // Finish an interrupted write first, so that a failure of this change
+      // can only fall back to a consistent state.
+      if (torn) writeDurably(file, this.#paths, current, bytes, this.#hook);
+      else if (journal !== undefined) clearJournal(this.#paths);
       const next = change(doc);
-      if (next.doc !== doc || torn) {
+      if (next.doc !== doc) {
         writeDurably(
           file,
           this.#paths,
-          current,
+          bytes,
           encodeRegistry(next.doc, this.#paths.file),
           this.#hook,
         );
-      } else if (journal !== undefined) {
-        clearJournal(this.#paths);
       }
       return next.result;
     } finally {
@@ -413,9 +437,10 @@ export class LoopRegistry {
     const identity = entry.identity ?? this.#env.identify(entry.pid);
     const stored: LoopEntry = identity ? { ...entry, identity } : { ...entry };
     return yield* this.#change((doc) => {
+      const isDead = this.#deadTest();
       const kept = withoutEntries(
         doc,
-        (e) => e.pid === stored.pid || this.#isDead(e),
+        (e) => e.pid === stored.pid || isDead(e),
       );
       if (kept.entries.some((e) => e.entry.id === stored.id)) {
         throw new Deno.errors.AlreadyExists(
@@ -430,7 +455,8 @@ export class LoopRegistry {
 
   *#deregister(id: string): Step<void> {
     const found = yield* this.#change((doc) => {
-      const next = withoutEntries(doc, (e) => e.id === id || this.#isDead(e));
+      const isDead = this.#deadTest();
+      const next = withoutEntries(doc, (e) => e.id === id || isDead(e));
       const found = doc.entries.some((e) => e.entry.id === id);
       return {
         doc: next.entries.length === doc.entries.length ? doc : next,
@@ -443,7 +469,8 @@ export class LoopRegistry {
   *#deregisterPid(pid: number): Step<boolean> {
     return yield* this.#change((doc) => {
       const found = doc.entries.some((e) => e.entry.pid === pid);
-      const next = withoutEntries(doc, (e) => e.pid === pid || this.#isDead(e));
+      const isDead = this.#deadTest();
+      const next = withoutEntries(doc, (e) => e.pid === pid || isDead(e));
       return {
         doc: next.entries.length === doc.entries.length ? doc : next,
         result: found,
@@ -884,7 +911,10 @@ export class LoopRegistry {
     const { doc } = yield* this.#read();
     const entry = doc.entries.find((e) => e.entry.id === id)?.entry;
     if (entry === undefined) return undefined;
-    const verdict = this.#env.explain(entry.pid, entry.identity);
+    const verdict: ProcessVerdict = this.#env.explain?.(
+      entry.pid,
+      entry.identity,
+    ) ?? genericVerdict(this.#env.probe(entry.pid, entry.identity));
     return { ...entry, ...verdict };
   }
 

@@ -200,20 +200,39 @@ Deno.test("register() refuses a bad id", async () => {
 Deno.test("list() cleans entries of dead processes from the file", async () => {
   await using ws = await tempWorkspace();
   const dead = await deadPid();
-  const registry = new LoopRegistry(ws.path);
-  await registry.register(
-    createLoopEntry("dead", {
-      id: "loop-1-dead",
-      pid: dead,
-      workspace: ws.path,
+  await writeRegistry(
+    ws,
+    JSON.stringify({
+      loops: [rawEntry("loop-1-dead", dead), rawEntry("loop-1-live", Deno.pid)],
     }),
   );
-  await registry.register(
-    createLoopEntry("alive", { id: "loop-1-live", workspace: ws.path }),
-  );
-  assert.deepEqual(await fileIds(ws), ["loop-1-dead", "loop-1-live"]);
+  const registry = new LoopRegistry(ws.path);
   assert.deepEqual((await registry.list()).map((e) => e.id), ["loop-1-live"]);
   assert.deepEqual(await fileIds(ws), ["loop-1-live"]);
+});
+
+Deno.test("register() and deregister() also clean dead entries", async () => {
+  await using ws = await tempWorkspace();
+  const registry = new LoopRegistry(ws.path);
+  // A dead pid can be registered (it is not judged on the way in) ...
+  await registry.register(
+    createLoopEntry("dead", { id: "loop-1-dead", pid: await deadPid() }),
+  );
+  assert.deepEqual(await fileIds(ws), ["loop-1-dead"]);
+  // ... and the next change drops it.
+  await registry.register(createLoopEntry("live", { id: "loop-1-live" }));
+  assert.deepEqual(await fileIds(ws), ["loop-1-live"]);
+  await writeRegistry(
+    ws,
+    JSON.stringify({
+      loops: [
+        rawEntry("loop-1-dead", await deadPid()),
+        rawEntry("x", Deno.pid),
+      ],
+    }),
+  );
+  await assert.rejects(registry.deregister("missing"), LoopNotFoundError);
+  assert.deepEqual(await fileIds(ws), ["x"]);
 });
 
 Deno.test("get() of a dead entry is undefined and cleans it", async () => {

@@ -4,7 +4,7 @@
 // Usage: deno run <flags> core_registry_op.ts <workspace> <env> <op> [args...]
 //   <env>  `real` (defaultRegistryEnv) or `alive` (every pid alive, no /proc)
 //   <op>   list | get <id> | register <id> <pid> | deregister <id>
-//          | probe <pid> | identity <pid>
+//          | probe <pid> | kill0 <pid> | identity <pid>
 //          | crash-at <step> register <id> <pid>   (SIGKILLs itself at step)
 //          | crash-at <step> deregister <id>
 //          | claim <id>   (prints the claim, then waits for a signal)
@@ -66,6 +66,14 @@ async function run(): Promise<unknown> {
       return null;
     case "probe":
       return probeProcess(Number(args[0]));
+    case "kill0":
+      // The raw outcome of the signal probe, to prove a test's setup.
+      try {
+        Deno.kill(Number(args[0]), 0 as unknown as Deno.Signal);
+        return "ok";
+      } catch (error) {
+        return (error as Error).constructor.name;
+      }
     case "identity":
       return readProcessIdentity(Number(args[0])) ?? null;
     case "crash-at": {
