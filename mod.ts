@@ -50,6 +50,7 @@ export {
   explainProcess,
   isValidPid,
   type Liveness,
+  type LivenessReason,
   type LiveProcessIdentity,
   MAX_PID,
   probeProcess,
