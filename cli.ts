@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import cfg from "./deno.json" with { type: "json" };
 import {
@@ -511,6 +511,24 @@ async function runLoop(
   options: { prompt?: string; worktree?: string; id?: string },
 ): Promise<number> {
   const entryId = options.id ?? generateLoopId();
+  // Fail before spawning when the registry cannot be used (corrupt file,
+  // missing permission, taken id): the child is only spawned to be kept.
+  if (await registry.get(entryId) !== undefined) {
+    throw new Deno.errors.AlreadyExists(
+      `Cannot run loop ${
+        JSON.stringify(entryId)
+      } as that id is taken by a live loop: choose another --id`,
+    );
+  }
+  const dir = dirname(registry.path);
+  if (
+    Deno.permissions.querySync({ name: "write", path: registry.path }).state !==
+      "granted"
+  ) {
+    throw new Deno.errors.NotCapable(
+      `Cannot register the loop as write access is not granted: run again with --allow-write=${dir}`,
+    );
+  }
   let child: Deno.ChildProcess;
   const forwarded: [Deno.Signal, () => void][] = [];
   try {
