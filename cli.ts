@@ -358,7 +358,7 @@ const commands: Record<string, Command> = {
         ? undefined
         : absolute(values.worktree),
     });
-    io.out(await registry.register(entry));
+    io.out(escapeText(await registry.register(entry)));
     return 0;
   },
 
@@ -408,8 +408,12 @@ const commands: Record<string, Command> = {
     const aside = await registry.repair();
     io.out(
       aside === undefined
-        ? `Registry "${registry.path}" is healthy: nothing to repair`
-        : `Moved the corrupt registry to "${aside}" and started an empty one`,
+        ? `Registry "${
+          escapeText(registry.path)
+        }" is healthy: nothing to repair`
+        : `Moved the corrupt registry to "${
+          escapeText(aside)
+        }" and started an empty one`,
     );
     return 0;
   },
@@ -592,7 +596,7 @@ async function runLoop(
         await registry.deregister(id);
       } catch (error) {
         if (!(error instanceof LoopNotFoundError)) {
-          io.err(`loops: ${message(error)}`);
+          io.err(`loops: ${escapeText(message(error))}`);
         }
       }
     }
@@ -620,7 +624,7 @@ async function stopLoop(
   timeoutSeconds: number,
   force: boolean,
 ): Promise<number> {
-  const shown = JSON.stringify(escapeText(id));
+  const shown = escapeText(JSON.stringify(id));
   const check = async () => {
     const loop = await registry.inspect(id);
     if (loop === undefined) throw new LoopNotFoundError(id, registry.path);
@@ -705,6 +709,12 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A failed system call (a bad path, ...): its message says what failed. */
+function isOsError(error: unknown): boolean {
+  return error instanceof Error &&
+    /^E[A-Z0-9]+$/.test(String((error as { code?: unknown }).code));
+}
+
 function isUsage(error: unknown): boolean {
   return error instanceof UsageError ||
     (error instanceof TypeError &&
@@ -772,7 +782,7 @@ export async function main(args: string[]): Promise<number> {
     }
     if (global.command === "help") {
       const topic = global.rest[0];
-      if (topic !== undefined && !(topic in HELP)) {
+      if (topic !== undefined && !Object.hasOwn(HELP, topic)) {
         throw new UsageError(`Unknown command ${JSON.stringify(topic)}`);
       }
       io.out(topic === undefined ? USAGE : HELP[topic]!);
@@ -788,7 +798,7 @@ export async function main(args: string[]): Promise<number> {
     const command = commands[global.command];
     if (command === undefined || !Object.hasOwn(commands, global.command)) {
       throw new UsageError(
-        `Unknown command ${JSON.stringify(escapeText(global.command))}`,
+        `Unknown command ${JSON.stringify(global.command)}`,
       );
     }
     const split = global.rest.indexOf("--");
@@ -804,7 +814,9 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     if (isUsage(error)) {
       io.err(
-        `loops: ${escapeText(message(error))}\nRun 'loops --help' for usage.`,
+        `loops: ${
+          message(error).split("\n").map(escapeText).join(" ")
+        }\nRun 'loops --help' for usage.`,
       );
       return 2;
     }
@@ -815,7 +827,8 @@ export async function main(args: string[]): Promise<number> {
       error instanceof Deno.errors.NotCapable ||
       error instanceof Deno.errors.AlreadyExists ||
       error instanceof Deno.errors.PermissionDenied ||
-      error instanceof Deno.errors.NotFound || error instanceof RangeError
+      error instanceof Deno.errors.NotFound || error instanceof RangeError ||
+      isOsError(error)
     ) {
       io.err(`loops: ${escapeText(message(error))}`);
       return 1;

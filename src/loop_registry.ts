@@ -81,6 +81,11 @@ export const defaultRegistryEnv: RegistryEnv = {
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return false;
       if (error instanceof Deno.errors.NotADirectory) return false;
+      if (error instanceof Deno.errors.FilesystemLoop) return false;
+      // A path no directory can have (a NUL byte, or too long), e.g. from a
+      // hostile registry file: it must not make every list fail.
+      const code = (error as { code?: unknown }).code;
+      if (code === "EINVAL" || code === "ENAMETOOLONG") return false;
       // No read permission for the worktree: it cannot be checked.
       if (error instanceof Deno.errors.NotCapable) return undefined;
       if (error instanceof Deno.errors.PermissionDenied) return undefined;
@@ -390,8 +395,21 @@ export class LoopRegistry {
   }
 
   #canWrite(): boolean {
-    return Deno.permissions.querySync({ name: "write", path: this.#paths.file })
+    // The directory: a write also needs the journal beside the file.
+    return Deno.permissions.querySync({ name: "write", path: this.#paths.dir })
       .state === "granted";
+  }
+
+  /** Cleans after a read when allowed; a read-only registry is left as is. */
+  *#cleanAfterRead(): Step<void> {
+    if (!this.#canWrite()) return;
+    try {
+      yield* this.#clean(() => false);
+    } catch (error) {
+      // The OS refuses the write (e.g. another user's 0644 registry): the
+      // read still succeeds, with dead entries hidden, not written back.
+      if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+    }
   }
 
   /** Removes proven-dead entries (and `also` ones), returns how many. */
@@ -412,9 +430,7 @@ export class LoopRegistry {
     const entries = doc.entries.map((e) => e.entry);
     const verdicts = this.#verdicts(entries);
     const anyDead = entries.some((e) => verdicts.get(e) === "dead");
-    if ((anyDead || torn) && this.#canWrite()) {
-      yield* this.#clean(() => false);
-    }
+    if (anyDead || torn) yield* this.#cleanAfterRead();
     return entries.flatMap((entry) => {
       const status = verdicts.get(entry)!;
       return status === "dead" ? [] : [{ ...entry, status }];
@@ -426,9 +442,7 @@ export class LoopRegistry {
     const entry = doc.entries.find((e) => e.entry.id === id)?.entry;
     if (entry === undefined) return undefined;
     const status = this.#verdicts([entry]).get(entry)!;
-    if ((status === "dead" || torn) && this.#canWrite()) {
-      yield* this.#clean(() => false);
-    }
+    if (status === "dead" || torn) yield* this.#cleanAfterRead();
     return status === "dead" ? undefined : { ...entry, status };
   }
 

@@ -696,3 +696,37 @@ Deno.test("claim() in a child deregisters on SIGTERM and SIGINT", async (t) => {
     });
   }
 });
+
+Deno.test("claim() in a child deregisters on a normal exit (unload)", async () => {
+  await using ws = await tempWorkspace();
+  const result = await runOp(ws.path, ["claim-exit", "claimed-2"], {
+    flags: ["--allow-read", "--allow-write"],
+  });
+  assert.equal(result.ok, "claimed-2", result.stderr);
+  assert.equal(result.code, 0);
+  // The file was written (the claim registered) and then emptied again.
+  assert.deepEqual(await readJson(ws), { loops: [] });
+});
+
+Deno.test("claim() removes its signal handlers when released", async () => {
+  await using ws = await tempWorkspace();
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--no-config",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run",
+      new URL("./testdata/core_registry_op.ts", import.meta.url).pathname,
+      ws.path,
+      "real",
+      "claim-release-term",
+      "claimed-3",
+    ],
+    stdin: "null",
+  }).output();
+  // Killed by the signal itself, not exited by a leftover handler.
+  assert.equal(child.signal, "SIGTERM", new TextDecoder().decode(child.stdout));
+  assert.deepEqual(await readJson(ws), { loops: [] });
+});

@@ -8,6 +8,8 @@
 //          | crash-at <step> register <id> <pid>   (SIGKILLs itself at step)
 //          | crash-at <step> deregister <id>
 //          | claim <id>   (prints the claim, then waits for a signal)
+//          | claim-exit <id>   (claims, then exits without releasing)
+//          | claim-release-term <id>   (claims, releases, SIGTERMs itself)
 import {
   createLoopEntry,
   defaultRegistryEnv,
@@ -91,6 +93,20 @@ async function run(): Promise<unknown> {
       // Keep running until a signal ends the process.
       await new Promise((resolve) => setTimeout(resolve, 60_000));
       return "timed out";
+    }
+    case "claim-exit": {
+      // Claims and returns without releasing: the unload handler must.
+      const claim = await registry().claim("claimed", { id: args[0] });
+      return claim.id;
+    }
+    case "claim-release-term": {
+      // Claims, releases, then sends itself SIGTERM: with the handlers
+      // removed, the default action (death by signal) must follow.
+      const claim = await registry().claim("claimed", { id: args[0] });
+      await claim.release();
+      Deno.kill(Deno.pid, "SIGTERM");
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      return "survived";
     }
     default:
       throw new TypeError(`Unknown op ${JSON.stringify(op)}`);

@@ -39,6 +39,11 @@ export const tortureEnv: RegistryEnv = {
   },
 };
 
+/** The prompt of a crash-test entry: derived from its id, so checkable. */
+export function crashPrompt(id: string, bytes: number): string {
+  return `${id}:${"x".repeat(Math.max(0, bytes - id.length - 1))}`;
+}
+
 /** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
 export function random(seed: number): () => number {
   let a = seed >>> 0;
@@ -78,8 +83,10 @@ export function spawnWorker(
     env: { NO_COLOR: "1" },
   }).spawn();
   const lines: string[] = [];
-  const waiters: { match: (l: string) => boolean; done: (l: string) => void }[] =
-    [];
+  const waiters: {
+    match: (l: string) => boolean;
+    done: (l: string) => void;
+  }[] = [];
   const closed = (async () => {
     let rest = "";
     for await (

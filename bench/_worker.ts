@@ -1,0 +1,78 @@
+// A contention worker: register/deregister pairs of its own pid on one
+// registry for a fixed time, timing each call of the async API.
+//
+// Protocol, one line each way: prints "ready"; then for each line
+// "go <ms> <workspace>" it runs pairs on that workspace for <ms>, registers
+// `final-<n>` there (left in place, so the parent can check that no update
+// was lost) and prints one JSON line of results. It stays alive until stdin
+// closes, so that its final entries are never cleaned as dead.
+//
+// Usage: deno run -A bench/_worker.ts <n>
+import { createLoopEntry, LoopRegistry } from "../mod.ts";
+
+const n = Number(Deno.args[0]);
+const encoder = new TextEncoder();
+
+async function send(line: string): Promise<void> {
+  const writer = Deno.stdout.writable.getWriter();
+  try {
+    await writer.write(encoder.encode(`${line}\n`));
+  } finally {
+    writer.releaseLock();
+  }
+}
+
+const reader = Deno.stdin.readable.pipeThrough(new TextDecoderStream())
+  .getReader();
+let buffered = "";
+async function nextLine(): Promise<string | undefined> {
+  for (;;) {
+    const newline = buffered.indexOf("\n");
+    if (newline >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      return line;
+    }
+    const { value, done } = await reader.read();
+    if (done) return undefined;
+    buffered += value;
+  }
+}
+
+async function phase(durationMs: number, workspace: string): Promise<string> {
+  const registry = new LoopRegistry(workspace, { lockTimeoutMs: 60_000 });
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const start = performance.now();
+  const end = start + durationMs;
+  for (let i = 0; performance.now() < end; i++) {
+    const id = `w${n}-${i}`;
+    const entry = createLoopEntry("contention", { id, workspace });
+    try {
+      let t = performance.now();
+      await registry.register(entry);
+      latencies.push(performance.now() - t);
+      t = performance.now();
+      await registry.deregister(id); // LoopNotFoundError if it was lost
+      latencies.push(performance.now() - t);
+    } catch (error) {
+      errors++;
+      firstError ??= String(error);
+    }
+  }
+  const elapsedMs = performance.now() - start;
+  await registry.register(
+    createLoopEntry("contention", { id: `final-${n}`, workspace }),
+  );
+  return JSON.stringify({ n, elapsedMs, latencies, errors, firstError });
+}
+
+await send("ready");
+for (let line = await nextLine(); line !== undefined; line = await nextLine()) {
+  const [verb, ms, workspace] = line.split(" ");
+  if (verb !== "go" || workspace === undefined) {
+    throw new Error(`Cannot understand command ${JSON.stringify(line)}`);
+  }
+  await send(await phase(Number(ms), workspace));
+}

@@ -1,0 +1,535 @@
+/**
+ * The performance benchmark of `@loops/registry` (issue 4): every operation
+ * measured against this machine's floor, in one run. Prints the tables;
+ * `--write-docs` also rewrites `docs/performance.md` and
+ * `docs/performance.svg`.
+ *
+ * Usage: `deno task bench [--quick] [--write-docs]`, that is
+ * `deno run -A bench/run.ts`. `-A` as the CLI runs, so that identity probing
+ * (`/proc`) is on.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  createLoopEntry,
+  defaultRegistryEnv,
+  LoopRegistry,
+  probeProcess,
+  type RegistryEnv,
+} from "../mod.ts";
+import {
+  prepareFloorFile,
+  readFloor,
+  writeFloor,
+  writeFloorFsync,
+  writeFloorJournaled,
+  writeFloorResizing,
+} from "./_floor.ts";
+import {
+  fixtureId,
+  type Holders,
+  readFixture,
+  spawnHolders,
+  writeFixture,
+} from "./_fixture.ts";
+import { type Case, measureAll, median, percentile } from "./_measure.ts";
+import {
+  type CliResult,
+  type ContentionResult,
+  evaluate,
+  type Machine,
+  renderChart,
+  renderDoc,
+  renderTables,
+  type Results,
+  type SingleResult,
+} from "./_report.ts";
+
+const SIZES = [1, 100, 10_000];
+const PROCESSES = [1, 2, 4, 8];
+const HOLDERS = 4;
+const root = new URL("..", import.meta.url).pathname;
+
+interface Settings {
+  quick: boolean;
+  rounds: number;
+  budgetMs: number;
+  contentionMs: number;
+  contentionRounds: number;
+  cliRuns: number;
+}
+
+function log(text: string): void {
+  // deno-lint-ignore no-console
+  console.error(text);
+}
+
+/** Everything single-process: the floors and the library at each size. */
+async function single(
+  tmp: string,
+  holders: Holders,
+  settings: Settings,
+): Promise<{ results: SingleResult[]; workspaces: Map<number, string> }> {
+  const floorFile = join(tmp, "floor.json");
+  prepareFloorFile(floorFile);
+  const diagFile = join(tmp, "floor_resizing.json");
+  prepareFloorFile(diagFile);
+  const cases: (Case & { group: SingleResult["group"] })[] = [
+    {
+      key: "floor.write",
+      label: "write floor: open, flock, read, write 300 B, fdatasync, close",
+      run: () => writeFloor(floorFile),
+      group: "floor",
+    },
+    {
+      key: "floor.read",
+      label: "read floor: open, shared flock, read, close",
+      run: () => readFloor(floorFile),
+      group: "floor",
+    },
+    {
+      key: "diag.fsync",
+      label: "write floor with fsync instead of fdatasync",
+      run: () => writeFloorFsync(floorFile),
+      group: "diag",
+    },
+    {
+      key: "diag.resizing",
+      label: "write floor, file size alternating 300/600 B",
+      run: () => writeFloorResizing(diagFile),
+      group: "diag",
+    },
+    {
+      key: "diag.journaled",
+      label: "write floor, alternating size, plus the journal file",
+      run: () => writeFloorJournaled(diagFile),
+      group: "diag",
+    },
+    {
+      key: "probe",
+      label: "probeProcess(pid, identity): kill 0 + /proc/<pid>/stat",
+      run: () => probeProcess(holders.pids[0]!, holders.identities[0]),
+      group: "probe",
+    },
+  ];
+  const workspaces = new Map<number, string>();
+  const alive: RegistryEnv = {
+    ...defaultRegistryEnv,
+    probe: () => "alive",
+    identify: () => undefined,
+    isDirectory: () => true,
+  };
+  for (const size of SIZES) {
+    const workspace = await Deno.makeTempDir({
+      dir: tmp,
+      prefix: `size${size}_`,
+    });
+    writeFixture(workspace, size, holders);
+    workspaces.set(size, workspace);
+    const registry = new LoopRegistry(workspace);
+    const self = createLoopEntry("benchmark", {
+      id: "loop-bench-self",
+      workspace,
+    });
+    const slow = size >= 10_000;
+    const middle = fixtureId(size >> 1);
+    cases.push(
+      {
+        key: `pair.${size}`,
+        label: "register + deregister (per call)",
+        entries: size,
+        run: async () => {
+          await registry.register(self);
+          await registry.deregister(self.id);
+        },
+        callsPerRun: 2,
+        minRuns: slow ? 2 : 20,
+        group: "write",
+      },
+      {
+        key: `list.${size}`,
+        label: "list",
+        entries: size,
+        run: () => registry.list(),
+        minRuns: slow ? 3 : 20,
+        group: "read",
+      },
+      {
+        key: `get.${size}`,
+        label: "get",
+        entries: size,
+        run: () => registry.get(middle),
+        minRuns: slow ? 3 : 20,
+        group: "read",
+      },
+    );
+    if (size === 1 || slow) {
+      const stubbed = new LoopRegistry(workspace, { env: alive });
+      cases.push({
+        key: `list.${size}.noprobe`,
+        label: "list, liveness probes stubbed out",
+        entries: size,
+        run: () => stubbed.list(),
+        minRuns: slow ? 3 : 20,
+        group: "diag",
+      });
+    }
+  }
+  const rates = await measureAll(cases, {
+    rounds: settings.rounds,
+    budgetMs: settings.budgetMs,
+    onRound: (n) => log(`  round ${n}/${settings.rounds}`),
+  });
+  // Nothing may have been cleaned, and the benchmark's own entry is gone.
+  for (const [size, workspace] of workspaces) {
+    const left = readFixture(join(workspace, ".ralph", "loops.json")).length;
+    const listed = (await new LoopRegistry(workspace).list()).length;
+    if (left !== size || listed !== size) {
+      throw new Error(
+        `Cannot trust the run as the ${size}-entry registry changed: ${left} entries in the file, ${listed} listed`,
+      );
+    }
+  }
+  return {
+    results: cases.map((item) => ({
+      key: item.key,
+      label: item.label,
+      entries: item.entries,
+      group: item.group,
+      rate: rates.get(item.key)!,
+    })),
+    workspaces,
+  };
+}
+
+/** A line reader over a child's stdout. */
+function lines(stream: ReadableStream<Uint8Array>): () => Promise<string> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  return async () => {
+    for (;;) {
+      const newline = buffered.indexOf("\n");
+      if (newline >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        return line;
+      }
+      const { value, done } = await reader.read();
+      if (done) throw new Error("Cannot read from worker as it exited");
+      buffered += value;
+    }
+  };
+}
+
+interface WorkerReport {
+  n: number;
+  elapsedMs: number;
+  latencies: number[];
+  errors: number;
+  firstError?: string;
+}
+
+interface Worker {
+  child: Deno.ChildProcess;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  read: () => Promise<string>;
+}
+
+/** Starts `count` contention workers and waits until each is ready. */
+async function startWorkers(count: number): Promise<Worker[]> {
+  const script = new URL("./_worker.ts", import.meta.url).pathname;
+  const workers = Array.from({ length: count }, (_, n) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, String(n)],
+      cwd: root,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    return {
+      child,
+      writer: child.stdin.getWriter(),
+      read: lines(child.stdout),
+    };
+  });
+  for (const worker of workers) {
+    const line = await worker.read();
+    if (line !== "ready") throw new Error(`Unexpected worker line ${line}`);
+  }
+  return workers;
+}
+
+async function stopWorkers(workers: Worker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.writer.close().catch(() => {})));
+  await Promise.all(workers.map((w) => w.child.status));
+}
+
+interface Phase {
+  rate: number;
+  latencies: number[];
+  problems: string[];
+}
+
+/**
+ * One phase: the first `procs` workers do register/deregister pairs on a
+ * fresh registry for `durationMs`, then each leaves `final-<n>`; all of
+ * those, and nothing else, must be in the file.
+ */
+async function contentionPhase(
+  tmp: string,
+  workers: Worker[],
+  procs: number,
+  durationMs: number,
+): Promise<Phase> {
+  const workspace = await Deno.makeTempDir({
+    dir: tmp,
+    prefix: `contention${procs}_`,
+  });
+  const active = workers.slice(0, procs);
+  const go = new TextEncoder().encode(`go ${durationMs} ${workspace}\n`);
+  await Promise.all(active.map((w) => w.writer.write(go)));
+  const reports: WorkerReport[] = await Promise.all(
+    active.map(async (w) => JSON.parse(await w.read())),
+  );
+  const file = join(workspace, ".ralph", "loops.json");
+  const ids = readFixture(file).map((entry) => entry.id).sort();
+  const expected = active.map((_, n) => `final-${n}`).sort();
+  const listed = (await new LoopRegistry(workspace).list()).length;
+  const errors = reports.reduce((sum, r) => sum + r.errors, 0);
+  const problems: string[] = [];
+  if (JSON.stringify(ids) !== JSON.stringify(expected)) {
+    problems.push(`file holds ${JSON.stringify(ids)}`);
+  }
+  if (listed !== procs) problems.push(`list() gave ${listed} entries`);
+  if (errors > 0) {
+    const first = reports.find((r) => r.errors > 0)?.firstError;
+    problems.push(`${errors} failed calls (${first})`);
+  }
+  const latencies = reports.flatMap((r) => r.latencies);
+  const elapsed = Math.max(...reports.map((r) => r.elapsedMs));
+  return { rate: latencies.length / (elapsed / 1000), latencies, problems };
+}
+
+/**
+ * Contention at 1, 2, 4 and 8 processes, in interleaved rounds (so that a
+ * change of load hits every process count alike), with the same worker
+ * processes throughout.
+ */
+async function contention(
+  tmp: string,
+  settings: Settings,
+): Promise<ContentionResult[]> {
+  const workers = await startWorkers(Math.max(...PROCESSES));
+  try {
+    const phases = new Map<number, Phase[]>(PROCESSES.map((p) => [p, []]));
+    for (let round = 0; round < settings.contentionRounds; round++) {
+      for (const procs of PROCESSES) {
+        phases.get(procs)!.push(
+          await contentionPhase(tmp, workers, procs, settings.contentionMs),
+        );
+      }
+      log(`  round ${round + 1}/${settings.contentionRounds}`);
+    }
+    return PROCESSES.map((procs) => {
+      const runs = phases.get(procs)!;
+      const latencies = Float64Array.from(runs.flatMap((r) => r.latencies))
+        .sort();
+      const problems = runs.flatMap((r) => r.problems);
+      return {
+        procs,
+        calls: latencies.length,
+        rate: median(runs.map((r) => r.rate)),
+        p50Ms: percentile(latencies, 50),
+        p99Ms: percentile(latencies, 99),
+        lost: problems.length > 0 ? problems.join("; ") : undefined,
+      };
+    });
+  } finally {
+    await stopWorkers(workers);
+  }
+}
+
+async function wallMs(args: string[]): Promise<number> {
+  const start = performance.now();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: root,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const elapsed = performance.now() - start;
+  if (!output.success) {
+    throw new Error(
+      `Cannot time "deno ${args.join(" ")}" as it failed: ${
+        new TextDecoder().decode(output.stderr)
+      }`,
+    );
+  }
+  return elapsed;
+}
+
+/** Wall times of the CLI against `deno run` of an empty file. */
+async function cli(
+  tmp: string,
+  big: string,
+  runs: number,
+): Promise<CliResult[]> {
+  const empty = join(tmp, "empty.ts");
+  await Deno.writeTextFile(empty, "");
+  const nodeUtil = join(tmp, "node_util.ts");
+  await Deno.writeTextFile(nodeUtil, 'import "node:util";\n');
+  const emptyWorkspace = await Deno.makeTempDir({ dir: tmp, prefix: "cli_" });
+  const commands = [
+    { key: "empty", label: "an empty file", args: [empty] },
+    {
+      key: "node",
+      label: 'a file holding only `import "node:util"`',
+      args: [nodeUtil],
+    },
+    {
+      key: "version",
+      label: "`loops --version` (imports, no registry work)",
+      args: ["cli.ts", "--version"],
+    },
+    {
+      key: "list",
+      label: "`loops list`, empty workspace",
+      args: ["cli.ts", "--workspace", emptyWorkspace, "list"],
+    },
+    {
+      key: "json",
+      label: "`loops list --json`, 10,000 entries",
+      args: ["cli.ts", "--workspace", big, "list", "--json"],
+    },
+  ];
+  const samples = commands.map(() => [] as number[]);
+  for (let run = -1; run < runs; run++) {
+    for (const [i, command] of commands.entries()) {
+      const ms = await wallMs(["run", "-A", ...command.args]);
+      if (run >= 0) samples[i]!.push(ms); // run -1 warms the module cache
+    }
+  }
+  return commands.map((command, i) => ({
+    key: command.key,
+    label: command.label,
+    command: `deno run -A ${command.args.join(" ")}`.replaceAll(tmp, "$TMP"),
+    medianMs: median(samples[i]!),
+    runs,
+  }));
+}
+
+async function describeMachine(): Promise<Machine> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
+  const model = cpuinfo.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown";
+  const df = await new Deno.Command("df", { args: ["-T", "/tmp"] }).output();
+  const fs =
+    new TextDecoder().decode(df.stdout).split("\n")[1]?.split(/\s+/)[1] ??
+      "unknown";
+  return {
+    nproc: navigator.hardwareConcurrency,
+    cpu: model.trim(),
+    kernel: Deno.osRelease(),
+    fs,
+    deno: Deno.version.deno,
+    loadavg: Deno.loadavg(),
+  };
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: "boolean", default: false },
+      "write-docs": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    log(
+      "USAGE:\n  deno task bench [--quick] [--write-docs]\n\nOPTIONS:\n  --quick       Short rounds (under a minute); numbers are rougher\n  --write-docs  Rewrite docs/performance.md and docs/performance.svg",
+    );
+    return 0;
+  }
+  const settings: Settings = values.quick
+    ? {
+      quick: true,
+      rounds: 3,
+      budgetMs: 100,
+      contentionMs: 500,
+      contentionRounds: 2,
+      cliRuns: 7,
+    }
+    : {
+      quick: false,
+      rounds: 7,
+      budgetMs: 300,
+      contentionMs: 1500,
+      contentionRounds: 5,
+      cliRuns: 21,
+    };
+  const command = `deno task bench${values.quick ? " --quick" : ""}${
+    values["write-docs"] ? " --write-docs" : ""
+  }`;
+  const started = performance.now();
+  const machine = await describeMachine();
+  const tmp = await Deno.makeTempDir({ prefix: "loops_bench_" });
+  try {
+    await using holders = spawnHolders(HOLDERS);
+    log("single process: floors and library calls");
+    const { results: singleResults, workspaces } = await single(
+      tmp,
+      holders,
+      settings,
+    );
+    log("contention");
+    const contentionResults = await contention(tmp, settings);
+    log("CLI wall time");
+    const cliResults = await cli(
+      tmp,
+      workspaces.get(10_000)!,
+      settings.cliRuns,
+    );
+    const results: Results = {
+      command,
+      quick: settings.quick,
+      date: new Date().toISOString(),
+      seconds: (performance.now() - started) / 1000,
+      machine,
+      single: singleResults,
+      contention: contentionResults,
+      cli: cliResults,
+      targets: [],
+    };
+    results.targets = evaluate(results);
+    const text = renderTables(results);
+    // deno-lint-ignore no-console
+    console.log(text);
+    const out = join(root, "bench", ".results");
+    await Deno.mkdir(out, { recursive: true });
+    await Deno.writeTextFile(
+      join(out, "latest.json"),
+      JSON.stringify(results, null, 2),
+    );
+    if (values["write-docs"]) {
+      await Deno.writeTextFile(
+        join(root, "docs", "performance.svg"),
+        renderChart(results),
+      );
+      await Deno.writeTextFile(
+        join(root, "docs", "performance.md"),
+        renderDoc(results),
+      );
+      log("wrote docs/performance.md and docs/performance.svg");
+    }
+    log(`done in ${results.seconds.toFixed(1)} s`);
+    return 0;
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+if (import.meta.main) Deno.exitCode = await main(Deno.args);
