@@ -83,12 +83,35 @@ export function formatAge(started: string, now: Date): string {
   return `${Math.floor(seconds / 86400)}d`;
 }
 
-/** Cuts `text` to `width` characters, ending with `…` when cut. */
+// East Asian wide and fullwidth characters and emoji take two terminal
+// columns; combining marks none (an approximation of wcwidth).
+const WIDE =
+  /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]/u;
+const ZERO = /[\p{Mn}\p{Me}]/u;
+
+function charWidth(char: string): number {
+  return ZERO.test(char) ? 0 : WIDE.test(char) ? 2 : 1;
+}
+
+/** The number of terminal columns `text` takes. */
+export function textWidth(text: string): number {
+  let width = 0;
+  for (const char of text) width += charWidth(char);
+  return width;
+}
+
+/** Cuts `text` to `width` terminal columns, ending with `…` when cut. */
 export function cut(text: string, width: number): string {
-  const chars = Array.from(text);
-  if (chars.length <= width) return text;
-  if (width <= 1) return chars.slice(0, Math.max(width, 0)).join("");
-  return `${chars.slice(0, width - 1).join("")}…`;
+  if (textWidth(text) <= width) return text;
+  const room = width <= 1 ? Math.max(width, 0) : width - 1;
+  let used = 0;
+  let kept = "";
+  for (const char of text) {
+    used += charWidth(char);
+    if (used > room) break;
+    kept += char;
+  }
+  return width <= 1 ? kept : `${kept}…`;
 }
 
 const COLORS: Record<LoopStatus, string> = {
@@ -125,14 +148,12 @@ export function formatTable(loops: LoopInfo[], options: TableOptions): string {
   const widths = header.slice(0, 5).map((title, column) =>
     Math.max(
       title.length,
-      ...rows.map((row) => Array.from(row[column]!).length),
+      ...rows.map((row) => textWidth(row[column]!)),
     )
   );
   const lines = [header, ...rows].map((row, index) => {
     const cells = row.slice(0, 5).map((cell, column) => {
-      const padded = cell + " ".repeat(
-        widths[column]! - Array.from(cell).length,
-      );
+      const padded = cell + " ".repeat(widths[column]! - textWidth(cell));
       if (column === 1 && index > 0 && options.color) {
         return `${COLORS[cell as LoopStatus] ?? ""}${padded}\x1b[0m`;
       }

@@ -106,7 +106,7 @@ function refuseSymlink(path: string, what: string): never {
 }
 
 /** Checks `.ralph`; creates it when `create`. Returns false when missing. */
-function ensureDir(paths: RegistryPaths, create: boolean): boolean {
+export function ensureDir(paths: RegistryPaths, create: boolean): boolean {
   const info = lstatOrUndefined(paths.dir, paths);
   if (info === undefined) {
     if (!create) return false;
@@ -446,6 +446,30 @@ export function writeDurably(
   }
   journal.truncateSync(0);
   step("done");
+}
+
+/**
+ * Completes a torn write in place with the journal's new bytes. The journal
+ * is left as it is until the file is synced: a crash or a failure (no space
+ * left) meanwhile leaves another torn write of the same journal, which still
+ * rolls forward. Rewriting the journal first would destroy the only copy of
+ * the new bytes while the file is torn.
+ */
+export function rollForward(
+  file: Deno.FsFile,
+  paths: RegistryPaths,
+  after: Uint8Array,
+  hook?: WriteHook,
+): void {
+  file.seekSync(0, Deno.SeekMode.Start);
+  writeAll(file, after);
+  hook?.("write");
+  if (file.statSync().size > after.length) file.truncateSync(after.length);
+  hook?.("truncate");
+  file.syncDataSync();
+  hook?.("sync");
+  clearJournal(paths);
+  hook?.("done");
 }
 
 /** Empties a journal left by a crash once the file no longer needs it. */

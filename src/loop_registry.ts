@@ -11,6 +11,7 @@ import {
   acquire,
   clearJournal,
   effectiveContent,
+  ensureDir,
   lstatOrUndefined,
   MAX_REGISTRY_BYTES,
   permissionError,
@@ -19,6 +20,7 @@ import {
   type RegistryPaths,
   registryPaths,
   release,
+  rollForward,
   runAsync,
   runSync,
   type Step,
@@ -345,7 +347,22 @@ export class LoopRegistry {
   }
 
   /** Exclusive lock, read, change, write when changed. */
-  *#change<T>(change: (doc: RegistryDoc) => Change<T>): Step<T> {
+  *#change<T>(
+    change: (doc: RegistryDoc) => Change<T>,
+    create = false,
+  ): Step<T> {
+    if (
+      !create && (!ensureDir(this.#paths, false) ||
+        lstatOrUndefined(this.#paths.file, this.#paths) === undefined)
+    ) {
+      // Nothing to remove from a registry that does not exist: do not create
+      // one. (A creation racing with this check orders before it.)
+      const empty = emptyDoc();
+      const next = change(empty);
+      if (next.doc === empty || next.doc.entries.length === 0) {
+        return next.result;
+      }
+    }
     const file = yield* acquire(this.#paths, true, this.#timeoutMs);
     if (file === undefined) throw new Error("unreachable: exclusive open");
     try {
@@ -355,7 +372,7 @@ export class LoopRegistry {
       const doc = decodeRegistry(bytes, this.#paths.file);
       // Finish an interrupted write first, so that a failure of this change
       // can only fall back to a consistent state.
-      if (torn) writeDurably(file, this.#paths, current, bytes, this.#hook);
+      if (torn) rollForward(file, this.#paths, bytes, this.#hook);
       else if (journal !== undefined) clearJournal(this.#paths);
       const next = change(doc);
       if (next.doc !== doc) {
@@ -408,7 +425,14 @@ export class LoopRegistry {
     } catch (error) {
       // The OS refuses the write (e.g. another user's 0644 registry): the
       // read still succeeds, with dead entries hidden, not written back.
-      if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+      // Likewise a read-only or full file system (EROFS, ENOSPC, EDQUOT).
+      const code = (error as { code?: unknown }).code;
+      if (
+        !(error instanceof Deno.errors.PermissionDenied) &&
+        code !== "EROFS" && code !== "ENOSPC" && code !== "EDQUOT"
+      ) {
+        throw error;
+      }
     }
   }
 
@@ -464,7 +488,7 @@ export class LoopRegistry {
         );
       }
       return { doc: withEntry(kept, stored), result: stored.id };
-    });
+    }, true);
   }
 
   *#deregister(id: string): Step<void> {
@@ -522,7 +546,7 @@ export class LoopRegistry {
         }
         // Encoding proves the content can be written back (nesting depth).
         const encoded = encodeRegistry(doc, paths.file);
-        if (torn) writeDurably(file, paths, current, encoded);
+        if (torn) rollForward(file, paths, bytes);
         return undefined;
       } catch (error) {
         if (!(error instanceof CorruptRegistryError)) throw error;

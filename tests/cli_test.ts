@@ -7,6 +7,7 @@ import {
   assertClean,
   assertFailure,
   assertUsage,
+  type CliResult,
   deadPid,
   exists,
   Lines,
@@ -312,15 +313,16 @@ Deno.test("loops output never sends control characters to the terminal", async (
     prompt,
     worktree_path: worktree,
   }]);
-  const runs = await Promise.all([
+  const runs: CliResult[] = await Promise.all([
     loops(["list"], { ws: ws.path }),
     loops(["list", "--json"], { ws: ws.path }),
     loops(["get", id], { ws: ws.path }),
     loops(["get", id, "--json"], { ws: ws.path }),
     loops(["get", `${id}x`], { ws: ws.path }),
     loops(["stop", id], { ws: ws.path, flags: ["--allow-read"] }),
-    loops(["deregister", id], { ws: ws.path }),
   ]);
+  // After the reads: it removes the entry.
+  runs.push(await loops(["deregister", id], { ws: ws.path }));
   const bad = [0x1b, 0x07, 0x0d, 0x9b];
   for (const [i, result] of runs.entries()) {
     const bytes = [...result.raw, ...new TextEncoder().encode(result.stderr)];
@@ -387,9 +389,11 @@ Deno.test("loops run passes the exit code through and deregisters", async (t) =>
     assert.deepEqual([result.code, result.stderr], [7, ""]);
   });
   await t.step("environment and registration while running", async () => {
-    // Exit 3 proves the entry named the child's own pid while it ran.
-    const script = 'echo "$LOOPS_ID|$LOOPS_WORKSPACE"; ' +
-      'grep -q "\\"pid\\": $$," "$LOOPS_WORKSPACE/.ralph/loops.json" && exit 3';
+    // Exit 3 proves the entry named the child's own pid while it ran (it is
+    // written just after the spawn: poll for it).
+    const script = 'echo "$LOOPS_ID|$LOOPS_WORKSPACE"; for i in $(seq 200); ' +
+      'do grep -qs "\\"pid\\": $$," "$LOOPS_WORKSPACE/.ralph/loops.json" && ' +
+      "exit 3; sleep 0.02; done; exit 1";
     const result = await loops(
       ["run", "--id", "envtest", "--prompt", "p", "--", "sh", "-c", script],
       { ws: ws.path, flags: RWX },

@@ -98,8 +98,8 @@ console.log = capture(() => out);
 // deno-lint-ignore no-console
 console.error = capture(() => err);
 const realKill = Deno.kill;
-Deno.kill = (pid: number, signal?: Deno.Signal) => {
-  if ((signal as unknown) === 0) return realKill(pid, signal);
+Deno.kill = (pid: number, signal?: Deno.Signal | number) => {
+  if (signal === 0) return realKill(pid, signal);
   signals.push(`${pid} ${signal}`);
 };
 

@@ -194,7 +194,13 @@ export async function runCrash(options: CrashOptions): Promise<CrashFigures> {
   const figures: CrashFigures = {
     kills: 0,
     completedCalls: 0,
-    states: { clean: 0, journalPartial: 0, journalOnly: 0, torn: 0, written: 0 },
+    states: {
+      clean: 0,
+      journalPartial: 0,
+      journalOnly: 0,
+      torn: 0,
+      written: 0,
+    },
     interruptedApplied: 0,
     interruptedNotApplied: 0,
     tornLeftToWriter: 0,

@@ -27,7 +27,14 @@ function run(cmd: string, args: string[]): { ok: boolean; stderr: string } {
 export function mountTmpfs(dir: string, size: string): string | undefined {
   if (Deno.build.os !== "linux") return "not Linux";
   try {
-    const result = run("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir]);
+    const result = run("mount", [
+      "-t",
+      "tmpfs",
+      "-o",
+      `size=${size}`,
+      "tmpfs",
+      dir,
+    ]);
     return result.ok ? undefined : result.stderr.trim() || "mount failed";
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return "no mount command";
@@ -122,7 +129,6 @@ export const diskScenarios: DiskScenario[] = [
       const journalPages = Math.ceil((2 * before.length + 12_400) / 4096);
       const filler = fillLeaving(dir, journalPages + 1);
       await assert.rejects(registry.register(big), isNoSpace);
-      console.log("after fail", (await Deno.stat(registry.path)).size, before.length, (await Deno.stat(registry.path + ".journal")).size);
       // The journal was written, the in-place write was not completed.
       assert.deepEqual(steps, ["journal"]);
       await assertPrevious(registry, before, ["disk-1", "disk-2", "disk-3"]);
@@ -151,6 +157,47 @@ export const diskScenarios: DiskScenario[] = [
       await Deno.remove(filler);
       await registry.register(entry(4, dir, 12_000));
       assert.equal((await registry.list()).length, 4);
+    },
+  },
+  {
+    name: "no space left while rolling a torn write forward",
+    method: "tmpfs",
+    async run(dir) {
+      const before = await seed(dir, 3, 2000);
+      // A crash in the middle of a growing write: the journal is whole, the
+      // file holds the first page more than it had (a prefix of the new).
+      const crashing = new LoopRegistry(dir, {
+        ...registryOptions,
+        [WRITE_HOOK]: faultAt("write", "SIGKILL"),
+      });
+      await assert.rejects(crashing.register(entry(4, dir, 12_000)));
+      const registry = new LoopRegistry(dir, registryOptions);
+      {
+        using file = await Deno.open(registry.path, { write: true });
+        await file.truncate(before.length + 4096);
+      }
+      const journal = await Deno.readFile(`${registry.path}.journal`);
+      const { parseJournal, isTornWrite } = await import("../../src/_store.ts");
+      const parsed = parseJournal(journal)!;
+      assert.ok(
+        isTornWrite(
+          await Deno.readFile(registry.path),
+          parsed.before,
+          parsed.after,
+        ),
+      );
+      const filler = fillLeaving(dir, 0);
+      // Reads give the intended content even though it cannot be written.
+      const ids = ["disk-1", "disk-2", "disk-3", "disk-4"];
+      assert.deepEqual((await registry.list()).map((e) => e.id), ids);
+      await assert.rejects(registry.register(entry(5, dir, 100)), isNoSpace);
+      assert.deepEqual(
+        await Deno.readFile(`${registry.path}.journal`),
+        journal,
+      );
+      await Deno.remove(filler);
+      assert.deepEqual((await registry.list()).map((e) => e.id), ids);
+      assert.deepEqual(await Deno.readFile(registry.path), parsed.after);
     },
   },
   {
@@ -189,25 +236,40 @@ export const diskScenarios: DiskScenario[] = [
       assert.equal((await registry.list()).length, 3);
     },
   },
-  ...(["journal", "write", "truncate", "sync"] as const).map((step) => ({
-    name: `a write failing at step "${step}" (fault seam)`,
+  // The seam cannot fake a real I/O error: a throwing hook stands for a
+  // crash at that step (nothing is rolled back), so the call fails and the
+  // registry must read whole: old before the in-place write, new after it.
+  ...(["journal", "write", "truncate", "sync", "done"] as const).map((
+    step,
+  ) => ({
+    name: `a crash-like fault at step "${step}" (fault seam)`,
     method: "hook" as const,
     async run(dir: string) {
-      const before = await seed(dir, 3, 500);
-      const code = step === "sync" ? "EIO" : "ENOSPC";
+      await seed(dir, 3, 500);
       const failing = new LoopRegistry(dir, {
         ...registryOptions,
-        [WRITE_HOOK]: faultAt(step, code),
+        [WRITE_HOOK]: faultAt(step, "EIO"),
       });
       // Shrinking (deregister) reaches the truncate step; growing does not.
+      const shrink = step === "truncate";
       await assert.rejects(
-        step === "truncate"
-          ? failing.deregister("disk-1")
-          : failing.register(entry(4, dir, 800)),
-        (error) => (error as { code?: string }).code === code,
+        shrink ? failing.deregister("disk-1") : failing.register(
+          entry(4, dir, 800),
+        ),
+        (error) => (error as { code?: string }).code === "EIO",
       );
       const registry = new LoopRegistry(dir, registryOptions);
-      await assertPrevious(registry, before, ["disk-1", "disk-2", "disk-3"]);
+      const ids = step === "journal"
+        ? ["disk-1", "disk-2", "disk-3"]
+        : shrink
+        ? ["disk-2", "disk-3"]
+        : ["disk-1", "disk-2", "disk-3", "disk-4"];
+      assert.deepEqual((await registry.list()).map((e) => e.id), ids);
+      await registry.register(entry(5, dir, 100));
+      assert.deepEqual(
+        (await registry.list()).map((e) => e.id),
+        [...ids, "disk-5"],
+      );
     },
   })),
 ];
