@@ -11,6 +11,7 @@
  * @module
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   createLoopEntry,
@@ -50,7 +51,7 @@ import {
 const SIZES = [1, 100, 10_000];
 const PROCESSES = [1, 2, 4, 8];
 const HOLDERS = 4;
-const root = new URL("..", import.meta.url).pathname;
+const root = fileURLToPath(new URL("..", import.meta.url));
 
 interface Settings {
   quick: boolean;
@@ -239,7 +240,7 @@ interface Worker {
 
 /** Starts `count` contention workers and waits until each is ready. */
 async function startWorkers(count: number): Promise<Worker[]> {
-  const script = new URL("./_worker.ts", import.meta.url).pathname;
+  const script = fileURLToPath(new URL("./_worker.ts", import.meta.url));
   const workers = Array.from({ length: count }, (_, n) => {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", script, String(n)],
@@ -515,6 +516,7 @@ async function main(args: string[]): Promise<number> {
       JSON.stringify(results, null, 2),
     );
     if (values["write-docs"]) {
+      await Deno.mkdir(join(root, "docs"), { recursive: true });
       await Deno.writeTextFile(
         join(root, "docs", "performance.svg"),
         renderChart(results),

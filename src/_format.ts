@@ -151,20 +151,26 @@ export function formatTable(loops: LoopInfo[], options: TableOptions): string {
       ...rows.map((row) => textWidth(row[column]!)),
     )
   );
+  const used = widths.reduce((sum, w) => sum + w + 2, 0);
   const lines = [header, ...rows].map((row, index) => {
-    const cells = row.slice(0, 5).map((cell, column) => {
-      const padded = cell + " ".repeat(widths[column]! - textWidth(cell));
-      if (column === 1 && index > 0 && options.color) {
-        return `${COLORS[cell as LoopStatus] ?? ""}${padded}\x1b[0m`;
-      }
-      return padded;
-    });
-    const used = widths.reduce((sum, w) => sum + w + 2, 0);
+    const cells = row.slice(0, 5).map((cell, column) =>
+      cell + " ".repeat(widths[column]! - textWidth(cell))
+    );
     const prompt = options.columns === undefined
       ? row[5]!
       : cut(row[5]!, Math.max(options.columns - used, 10));
-    const line = `${cells.join("  ")}  ${prompt}`;
-    return index === 0 && options.color ? `\x1b[1m${line}\x1b[0m` : line;
+    let line = `${cells.join("  ")}  ${prompt}`;
+    // On a terminal no line is wider than it, even with a long id.
+    if (options.columns !== undefined) line = cut(line, options.columns);
+    if (!options.color) return line;
+    if (index === 0) return `\x1b[1m${line}\x1b[0m`;
+    // Colour the status where the line still shows it whole.
+    const start = cells[0]!.length + 2;
+    const status = row[1]!;
+    if (line.slice(start, start + status.length) !== status) return line;
+    return `${line.slice(0, start)}${
+      COLORS[status as LoopStatus] ?? ""
+    }${status}\x1b[0m${line.slice(start + status.length)}`;
   });
   return lines.join("\n");
 }

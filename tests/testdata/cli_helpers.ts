@@ -138,7 +138,7 @@ export interface RawEntry {
   pid: number;
   started?: string;
   prompt?: string;
-  worktree_path?: string;
+  "worktree_path"?: string;
   workspace?: string;
   [field: string]: unknown;
 }

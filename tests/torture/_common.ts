@@ -2,9 +2,11 @@
 import {
   defaultRegistryEnv,
   type Liveness,
+  type LoopRegistryOptions,
   type ProcessIdentity,
   type RegistryEnv,
 } from "../../mod.ts";
+import { WRITE_HOOK, type WriteHook } from "../../src/_store.ts";
 
 /** `LOOPS_TORTURE=long` selects the long run; anything else the CI sizes. */
 export const LONG = Deno.env.get("LOOPS_TORTURE") === "long";
@@ -39,9 +41,29 @@ export const tortureEnv: RegistryEnv = {
   },
 };
 
+/**
+ * The seed of a run: `LOOPS_TORTURE_SEED`, else a fresh one (tests put it in
+ * their name, so a failure can be replayed).
+ */
+export function seedFromEnv(): number {
+  const fixed = Number(Deno.env.get("LOOPS_TORTURE_SEED"));
+  return Number.isSafeInteger(fixed) && fixed > 0
+    ? fixed
+    : 1 + Math.floor(Math.random() * 1_000_000);
+}
+
 /** The prompt of a crash-test entry: derived from its id, so checkable. */
 export function crashPrompt(id: string, bytes: number): string {
   return `${id}:${"x".repeat(Math.max(0, bytes - id.length - 1))}`;
+}
+
+/** Registry options with the write fault seam (tests only) set to `hook`. */
+export function withHook(
+  hook: WriteHook,
+  options: LoopRegistryOptions = {},
+): LoopRegistryOptions {
+  const seam = { [WRITE_HOOK]: hook };
+  return { ...options, ...seam };
 }
 
 /** A small seeded PRNG (mulberry32), so a failing run can be replayed. */

@@ -124,9 +124,25 @@ function readOrEmpty(path: string): Uint8Array {
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Busy-polls (a timer is too coarse) until the journal is complete. */
+function waitForFullJournal(journalPath: string, filePath: string): void {
+  const size = Deno.statSync(filePath).size;
+  const deadline = performance.now() + 3000;
+  while (performance.now() < deadline) {
+    let journal = 0;
+    try {
+      journal = Deno.statSync(journalPath).size;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    // Old + new bytes: about twice the file.
+    if (journal > size * 1.97) return;
+  }
+}
+
 /**
  * Kills the writer. Three kinds of instant, in turn: any time in its first
- * 1.5 s; while it starts up and rolls a torn file forward (first 250 ms);
+ * second; while it starts up and rolls a torn file forward (first 250 ms);
  * and, to land inside the in-place write (~0.5 ms for 2 MB) often, as soon
  * as the parent sees the journal complete: the parent's reaction time makes
  * that instant fall before, inside or after the in-place write.
@@ -139,22 +155,11 @@ async function killAtRandom(
   filePath: string,
 ): Promise<void> {
   const mode = round % 3;
-  if (mode === 0) await delay(rand() * 1500);
+  if (mode === 0) await delay(rand() * 1000);
   else if (mode === 1) await delay(rand() * 250);
   else {
     await delay(150 + rand() * 100);
-    const size = Deno.statSync(filePath).size;
-    const deadline = performance.now() + 3000;
-    // Busy-poll: a timer is too coarse for a write that lasts ~0.5 ms.
-    while (performance.now() < deadline) {
-      let journal = 0;
-      try {
-        journal = Deno.statSync(journalPath).size;
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
-      if (journal > size * 1.97) break;
-    }
+    waitForFullJournal(journalPath, filePath);
   }
   try {
     child.kill("SIGKILL");

@@ -3,8 +3,8 @@
 // lets us mount one (root); the WRITE_HOOK fault seam everywhere.
 import assert from "node:assert/strict";
 import { createLoopEntry, LoopRegistry } from "../../mod.ts";
-import { WRITE_HOOK, type WriteHook } from "../../src/_store.ts";
-import { FAKE_PID_BASE, tortureEnv } from "./_common.ts";
+import type { WriteHook } from "../../src/_store.ts";
+import { FAKE_PID_BASE, tortureEnv, withHook } from "./_common.ts";
 
 /** A disk-trouble scenario. */
 export interface DiskScenario {
@@ -39,6 +39,18 @@ export function mountTmpfs(dir: string, size: string): string | undefined {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return "no mount command";
     throw error;
+  }
+}
+
+/** Why a tmpfs cannot be mounted here, or `undefined` when it can. */
+export function canMountTmpfs(): string | undefined {
+  const dir = Deno.makeTempDirSync({ prefix: "loops_mount_probe_" });
+  try {
+    const reason = mountTmpfs(dir, "64k");
+    if (reason === undefined) unmount(dir);
+    return reason;
+  } finally {
+    Deno.removeSync(dir);
   }
 }
 
@@ -119,10 +131,10 @@ export const diskScenarios: DiskScenario[] = [
     async run(dir) {
       const before = await seed(dir, 3, 2000);
       const steps: string[] = [];
-      const registry = new LoopRegistry(dir, {
-        ...registryOptions,
-        [WRITE_HOOK]: (step: string) => steps.push(step),
-      });
+      const registry = new LoopRegistry(
+        dir,
+        withHook((step: string) => steps.push(step), registryOptions),
+      );
       const big = entry(4, dir, 12_000);
       // Room for the journal (old + new) and one page more: the in-place
       // write of the grown file then fails half-way.
@@ -147,10 +159,10 @@ export const diskScenarios: DiskScenario[] = [
       const registry = new LoopRegistry(dir, registryOptions);
       const filler = fillLeaving(dir, 1);
       const steps: string[] = [];
-      const failing = new LoopRegistry(dir, {
-        ...registryOptions,
-        [WRITE_HOOK]: (step: string) => steps.push(step),
-      });
+      const failing = new LoopRegistry(
+        dir,
+        withHook((step: string) => steps.push(step), registryOptions),
+      );
       await assert.rejects(failing.register(entry(4, dir, 12_000)), isNoSpace);
       assert.deepEqual(steps, [], "the journal was written");
       await assertPrevious(registry, before, ["disk-1", "disk-2", "disk-3"]);
@@ -166,10 +178,10 @@ export const diskScenarios: DiskScenario[] = [
       const before = await seed(dir, 3, 2000);
       // A crash in the middle of a growing write: the journal is whole, the
       // file holds the first page more than it had (a prefix of the new).
-      const crashing = new LoopRegistry(dir, {
-        ...registryOptions,
-        [WRITE_HOOK]: faultAt("write", "SIGKILL"),
-      });
+      const crashing = new LoopRegistry(
+        dir,
+        withHook(faultAt("write", "SIGKILL"), registryOptions),
+      );
       await assert.rejects(crashing.register(entry(4, dir, 12_000)));
       const registry = new LoopRegistry(dir, registryOptions);
       {
@@ -246,10 +258,10 @@ export const diskScenarios: DiskScenario[] = [
     method: "hook" as const,
     async run(dir: string) {
       await seed(dir, 3, 500);
-      const failing = new LoopRegistry(dir, {
-        ...registryOptions,
-        [WRITE_HOOK]: faultAt(step, "EIO"),
-      });
+      const failing = new LoopRegistry(
+        dir,
+        withHook(faultAt(step, "EIO"), registryOptions),
+      );
       // Shrinking (deregister) reaches the truncate step; growing does not.
       const shrink = step === "truncate";
       await assert.rejects(

@@ -3,6 +3,7 @@
 //   reader <workspace>                        checks every change it sees
 //   crash <workspace> <round> <target> <promptBytes> <seed>
 //                                             writes big entries until killed
+//   hostile <workspace> list|register         one call, its result as JSON
 // Every line goes to stdout with a synchronous write before the next call, so
 // a line that arrived describes a call that completed.
 import assert from "node:assert/strict";
@@ -122,6 +123,35 @@ async function soak(
   out(`final ${JSON.stringify(live)}`);
 }
 
+const decoder = new TextDecoder();
+
+/**
+ * Reads the registry under a shared lock, with the journal's size; undefined
+ * while a writer holds the lock. Under a shared lock no change is in
+ * progress: the file must be whole and the journal empty (nothing crashes in
+ * a soak).
+ */
+function readLocked(
+  file: string,
+): { text: string; journalSize: number } | undefined {
+  try {
+    using f = Deno.openSync(file, { read: true });
+    if (!f.tryLockSync(false)) return undefined;
+    const text = decoder.decode(Deno.readFileSync(file));
+    let journalSize = 0;
+    try {
+      journalSize = Deno.statSync(`${file}.journal`).size;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    f.unlockSync();
+    return { text, journalSize };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
 async function reader(workspace: string): Promise<void> {
   const file = `${workspace}/.ralph/loops.json`;
   let stopped = false;
@@ -132,36 +162,18 @@ async function reader(workspace: string): Promise<void> {
   let last = "";
   let reads = 0;
   let changes = 0;
-  const decoder = new TextDecoder();
   while (!stopped) {
     await new Promise((resolve) => setTimeout(resolve, 0));
-    let text: string;
-    let journalSize: number;
-    try {
-      using f = Deno.openSync(file, { read: true });
-      if (!f.tryLockSync(false)) continue;
-      // Under a shared lock no change is in progress: the file is whole
-      // and the journal empty (no process crashed in a soak).
-      text = decoder.decode(Deno.readFileSync(file));
-      try {
-        journalSize = Deno.statSync(`${file}.journal`).size;
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-        journalSize = 0;
-      }
-      f.unlockSync();
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) continue;
-      throw error;
-    }
+    const read = readLocked(file);
+    if (read === undefined) continue;
     reads++;
-    if (text === last) continue;
-    last = text;
+    if (read.text === last) continue;
+    last = read.text;
     changes++;
-    assert.equal(journalSize, 0, "journal not empty under a shared lock");
-    const doc = decodeRegistry(encoder.encode(text), file);
+    assert.equal(read.journalSize, 0, "journal not empty under a shared lock");
+    const doc = decodeRegistry(encoder.encode(read.text), file);
     const ids = doc.entries.map((e) => e.entry.id);
-    assert.equal(new Set(ids).size, ids.length, `duplicate ids: ${text}`);
+    assert.equal(new Set(ids).size, ids.length, `duplicate ids: ${read.text}`);
   }
   await stdin;
   out(`reader ${reads} ${changes}`);
@@ -222,5 +234,9 @@ if (import.meta.main) {
   else if (mode === "reader") await reader(workspace);
   else if (mode === "crash") {
     await crash(workspace, n[0]!, n[1]!, n[2]!, n[3]!);
+  } else if (mode === "hostile") {
+    const { perform } = await import("./_hostile.ts");
+    const call = rest[0] === "register" ? "register" : "list";
+    out(JSON.stringify(await perform(workspace, call)));
   } else throw new Error(`Unknown mode ${JSON.stringify(mode)}`);
 }
