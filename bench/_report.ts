@@ -21,6 +21,13 @@ export interface SingleResult {
   rate: number;
 }
 
+/** The mean time of one step of a register/deregister call. */
+export interface PhaseResult {
+  key: string;
+  phase: string;
+  us: number;
+}
+
 /** One contention measurement. */
 export interface ContentionResult {
   procs: number;
@@ -59,7 +66,10 @@ export interface Results {
   seconds: number;
   machine: Machine;
   single: SingleResult[];
+  breakdown: PhaseResult[];
   contention: ContentionResult[];
+  /** The write floor measured in the contention rounds, calls per second. */
+  contentionFloor: number;
   cli: CliResult[];
   targets: Target[];
 }
@@ -186,8 +196,20 @@ function singleTable(results: Results): string {
   ].join("\n");
 }
 
+function breakdownTable(results: Results): string {
+  const sum = results.breakdown.reduce((total, p) => total + p.us, 0);
+  return [
+    "| step of register/deregister, 1 entry | us per call | share |",
+    "|---|--:|--:|",
+    ...results.breakdown.map((p) =>
+      `| ${p.phase} | ${p.us.toFixed(1)} | ${(p.us / sum * 100).toFixed(0)}% |`
+    ),
+    `| total | ${sum.toFixed(1)} | |`,
+  ].join("\n");
+}
+
 function contentionTable(results: Results): string {
-  const write = rateOf(results, "floor.write");
+  const write = results.contentionFloor;
   const one = results.contention.find((c) => c.procs === 1)!.rate;
   return [
     "| processes | calls | total calls/s | x 1 process | x write floor | p50 ms | p99 ms | lost updates |",
@@ -230,6 +252,7 @@ export function renderTables(results: Results): string {
   return [
     "### Single process",
     singleTable(results),
+    breakdownTable(results),
     "### Contention: register/deregister pairs, one registry",
     contentionTable(results),
     "### CLI",
@@ -299,7 +322,7 @@ export function renderChart(results: Results): string {
   for (const c of results.contention) {
     bars.push({
       label: `${c.procs} process${c.procs > 1 ? "es" : ""}, total`,
-      ratio: c.rate / write,
+      ratio: c.rate / results.contentionFloor,
       color: colors.contention,
     });
   }
@@ -393,30 +416,38 @@ function analysis(results: Results): string[] {
     } us per call against ${fixed(floorUs)} us)`,
     "",
   );
+  const step = (key: string) =>
+    results.breakdown.find((p) => p.key === key)?.us ?? NaN;
+  const before = step("journal");
+  const sync = step("sync");
+  const after = step("write") + step("truncate") + step("done") + step("end");
+  out.push(
+    `Every change holds the exclusive lock, reads and decodes the file, drops the entries proven dead, writes the old and new bytes to \`loops.json.journal\`, rewrites \`loops.json\` in place, fdatasyncs it once and truncates the journal to 0. The diagnostic floors show what the file system charges for the shape of that write: the floor with the file's size alternating between 300 and 600 bytes (as a register grows the file and a deregister shrinks it) runs at ${
+      x(ratio("diag.resizing"))
+    }, and with the journal file as well at ${
+      x(ratio("diag.journaled"))
+    }: that is the floor of this design. The library runs at ${
+      x(rateOf(results, "pair.1") / rateOf(results, "diag.journaled"))
+    } of it. Timed through the write hook, a call spends ${
+      fixed(sync)
+    } us in fdatasync (the whole write floor takes ${fixed(floorUs)} us), ${
+      fixed(before)
+    } us before the journal is written and ${
+      fixed(after)
+    } us after the fdatasync and in the other writes.`,
+    "",
+  );
   if (pair < 0.9) {
     out.push(
-      `Missed by a factor of ${
-        (0.9 / pair).toFixed(1)
-      }. The floor rewrites 300 bytes in place in a file whose size never changes, so its fdatasync flushes one data block. A registry change does more, and each part is measured in this run:`,
+      `Missed by a factor of ${(0.9 / pair).toFixed(1)}. The ${
+        fixed(before)
+      } us before the journal is written are: checking the entry; reading the registering process's identity from \`/proc/self/stat\` (register only); a liveness probe of each other process in the file (${
+        fixed(probeUs)
+      } us each; every change drops entries proven dead); taking the lock with the checks that refuse a symlink or FIFO and notice a file replaced by rename (lstat of \`.ralph\` and of the file, open, flock, fstat, lstat); the size-checked read (fstat, seek, two reads); an lstat of the journal, twice; JSON decoding and encoding; opening the journal with truncate and writing it. The fdatasync costs more than the floor's because the file changes size and a second file was just written.`,
       "",
-      `- The file's size changes at every call (register adds an entry, deregister removes one), so fdatasync must also commit the new size through the file system's journal. The floor with the size alternating between 300 and 600 bytes runs at ${
-        x(ratio("diag.resizing"))
-      }.`,
-      `- The crash journal, \`loops.json.journal\` (open with truncate, write the old and new bytes, truncate to 0 after the fdatasync, close), which crash safety needs: the resizing floor plus that journal runs at ${
-        x(ratio("diag.journaled"))
-      }. The library runs at ${
-        x(rateOf(results, "pair.1") / rateOf(results, "diag.journaled"))
-      } of this floor of its design.`,
-      `- About 10 system calls beyond those (lstat of \`.ralph\` and of the file before opening, to refuse symlinks and FIFOs; fstat and lstat after locking, to notice a file replaced by rename; fstat, seek and a second read in the size-checked read; lstat of the journal, twice; explicit unlock), reading the registering process's identity from \`/proc/self/stat\`, and JSON decoding and encoding: together the ${
-        fixed(usOf(results, "pair.1") - usOf(results, "diag.journaled"))
-      } us per call between the library and the floor of its design.`,
-      "",
-      `What would close it: keep the file's size constant by padding a shorter registry with trailing spaces instead of truncating it (JSON allows trailing whitespace, which serde_json, ralph's parser, accepts), so that fdatasync has no size to commit; and fold the repeated stat calls (the size from the post-lock fstat, one lstat of the journal). The journal's own cost stays: it is what makes a \`kill -9\` at any instant safe.`,
-      "",
-    );
-  } else {
-    out.push(
-      "The change costs about one fdatasync: the journal and the checks around it are small next to it on this disk.",
+      `What would close it: no single small change. Keeping the file's size constant (padding a shorter registry with trailing spaces, which JSON and ralph's serde_json accept, instead of truncating it) was tried on a copy of the library: from no gain to 10% faster across runs, at the price of trailing spaces in ralph's file. Caching the calling process's own identity and folding the repeated stat calls (the size from the post-lock fstat, one lstat of the journal) would save perhaps 15 to 20 us per call. The journal and its truncation stay: they are what makes a \`kill -9\` at any instant safe. The target assumes an fdatasync several times dearer than here (FACTS.md measured a 2,300/s floor, about 430 us); there the same fixed work would put the library near ${
+        x(430 / (430 + usOf(results, "pair.1") - floorUs))
+      } of the floor.`,
       "",
     );
   }
@@ -477,14 +508,24 @@ function analysis(results: Results): string[] {
       t.get("lost")!.met ? "none" : "**some**"
     }`,
     "",
-    `Changes are serialised by the exclusive flock, so the total cannot exceed one process's rate; it holds up because the lock is held only for the change itself. p99 latency grows with the number of processes (${
+    `Changes are serialised by the exclusive flock, so the total cannot exceed one process's rate. It holds up because the process that has just released the lock usually takes it again for its next call while the others sleep in their backoff: the lock is seldom idle, at the price of fairness. Hence p99 latency grows with the number of processes (${
       fixed(eight.p99Ms, 1)
-    } ms at 8) because waiters poll \`tryLock\` with a 1, 2, 4, 8 ms backoff rather than queueing: there is no FIFO order, and a waiter that has backed off to 8 ms can lose to later arrivals. No update was lost: in every phase each process finally registered one entry while all were alive, every one was in the file and nothing else was, the file parsed, and no deregister found its entry missing.`,
+    } ms at 8): waiters poll \`tryLock\` with a 1, 2, 4, 8 ms backoff rather than queueing, and a waiter only wins when it polls in the short gap between two calls of the holder. ${
+      t.get("lost")!.met
+        ? "No update was lost: in every phase each process finally registered one entry while all were alive, every one was in the file and nothing else was, the file parsed, and no deregister found its entry missing."
+        : `**Updates were lost**: ${t.get("lost")!.measured}.`
+    }`,
+    "",
+  );
+  out.push(
+    "A backoff capped at 2 ms instead of 8 ms was tried on a copy of the library (three interleaved runs): the same throughput, a lower p99 at 8 processes (about 65 instead of 100 ms) but a higher one at 4, so it was not changed. Fair hand-off would need waiters that queue (a blocking `lock()`), which cannot be given a timeout.",
     "",
   );
   if (!t.get("contention")!.met) {
     out.push(
-      "What would close it: a shorter backoff cap (e.g. 1 ms with jitter) or an async blocking `lock()` for the first wait, so that the lock is not left idle while every waiter sleeps.",
+      `Missed by a factor of ${
+        (0.8 / (eight.rate / one.rate)).toFixed(2)
+      }. Eight processes on ${results.machine.nproc} cores compete for the CPU as well as the lock: a lock holder that is descheduled keeps everyone waiting. What would close it: fewer wake-ups of waiters (a longer first wait when the lock was busy) or a blocking lock for waiters, so that the lock is handed over as soon as it is free.`,
       "",
     );
   }
@@ -565,7 +606,7 @@ export function renderDoc(results: Results): string {
     "- **Floors**, written plainly in Deno with the synchronous calls the library uses (`bench/_floor.ts`). Write floor: open, exclusive flock (`tryLockSync`, then `lockSync`), read, write 300 bytes in place, `fdatasync` (`syncDataSync`, as the library), close. Read floor: open, shared flock, read, close. Diagnostic variants (fsync; a file whose size alternates; plus a journal file) show where a registry change's cost goes.",
     "- **The library in one process**, with the async API, at 1, 100 and 10,000 entries. The entries are written directly into `.ralph/loops.json`, spread over 4 live `sleep 600` processes with their identity recorded, so nothing is ever cleaned (checked after the run). register+deregister registers an entry of the benchmark's own pid (not in the file; a register replaces entries of its pid) and removes it; each call counts. The benchmark runs with `-A`, like the CLI, so identity probing through `/proc` is on.",
     "- Each operation runs for a time budget, in interleaved rounds (every operation once per round, so a change of load on the machine hits all alike); the table gives the median round.",
-    "- **Contention**: 1, 2, 4 and 8 worker processes (`bench/_worker.ts`), each with its own pid, doing register/deregister pairs on one fresh registry, in interleaved rounds. Latency is per call; throughput counts all calls. Lost updates: at the end of each phase every worker registers `final-<n>` and stays alive; the file must hold exactly those entries and parse, and no deregister may have missed its entry.",
+    "- **Contention**: 1, 2, 4 and 8 worker processes (`bench/_worker.ts`), each with its own pid, doing register/deregister pairs on one fresh registry, in interleaved rounds. Latency is per call; throughput counts all calls; the write floor is measured again in each round, as this table's reference. Lost updates: at the end of each phase every worker registers `final-<n>` and stays alive; the file must hold exactly those entries and parse, and no deregister may have missed its entry.",
     "- **CLI**: wall time of `deno run -A` (median of the runs, after one warm-up run that fills the module cache), from the repository root.",
     "",
     "![Calls per second as a multiple of the write floor](performance.svg)",
@@ -575,6 +616,10 @@ export function renderDoc(results: Results): string {
     "### Single process",
     "",
     singleTable(results),
+    "",
+    "Where the time of a register/deregister call goes (a separate loop, timed through the library's write hook, a test seam):",
+    "",
+    breakdownTable(results),
     "",
     "### Contention: register/deregister pairs on one registry",
     "",

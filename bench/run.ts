@@ -17,9 +17,11 @@ import {
   createLoopEntry,
   defaultRegistryEnv,
   LoopRegistry,
+  type LoopRegistryOptions,
   probeProcess,
   type RegistryEnv,
 } from "../mod.ts";
+import { WRITE_HOOK } from "../src/_store.ts";
 import {
   prepareFloorFile,
   readFloor,
@@ -35,12 +37,13 @@ import {
   spawnHolders,
   writeFixture,
 } from "./_fixture.ts";
-import { type Case, measureAll, median, percentile } from "./_measure.ts";
+import { type Case, measureAll, median, percentile, rate } from "./_measure.ts";
 import {
   type CliResult,
   type ContentionResult,
   evaluate,
   type Machine,
+  type PhaseResult,
   renderChart,
   renderDoc,
   renderTables,
@@ -67,12 +70,26 @@ function log(text: string): void {
   console.error(text);
 }
 
+const PHASES: Record<string, string> = {
+  journal:
+    "checks, identity, lock, read, decode, change, encode, journal written",
+  write: "write in place",
+  truncate: "truncate (when shorter)",
+  sync: "fdatasync",
+  done: "journal truncated to 0",
+  end: "unlock, close, return",
+};
+
 /** Everything single-process: the floors and the library at each size. */
 async function single(
   tmp: string,
   holders: Holders,
   settings: Settings,
-): Promise<{ results: SingleResult[]; workspaces: Map<number, string> }> {
+): Promise<{
+  results: SingleResult[];
+  breakdown: PhaseResult[];
+  workspaces: Map<number, string>;
+}> {
   const floorFile = join(tmp, "floor.json");
   prepareFloorFile(floorFile);
   const diagFile = join(tmp, "floor_resizing.json");
@@ -178,7 +195,40 @@ async function single(
       });
     }
   }
-  const rates = await measureAll(cases, {
+  // The same calls at 1 entry, timed step by step through the library's
+  // write hook (a test seam), in the same rounds.
+  const steps: Record<string, number> = {};
+  let stepCalls = 0;
+  let last = 0;
+  const mark = (step: string) => {
+    const now = performance.now();
+    steps[step] = (steps[step] ?? 0) + now - last;
+    last = now;
+  };
+  const stepped = await Deno.makeTempDir({ dir: tmp, prefix: "steps_" });
+  writeFixture(stepped, 1, holders);
+  const hooked = new LoopRegistry(stepped, {
+    [WRITE_HOOK]: mark,
+  } as LoopRegistryOptions);
+  const self = createLoopEntry("benchmark", {
+    id: "loop-bench-self",
+    workspace: stepped,
+  });
+  const all: Case[] = [...cases, {
+    key: "steps",
+    label: "register + deregister, timed by steps",
+    run: async () => {
+      last = performance.now();
+      await hooked.register(self);
+      mark("end");
+      last = performance.now();
+      await hooked.deregister(self.id);
+      mark("end");
+      stepCalls += 2;
+    },
+    callsPerRun: 2,
+  }];
+  const rates = await measureAll(all, {
     rounds: settings.rounds,
     budgetMs: settings.budgetMs,
     onRound: (n) => log(`  round ${n}/${settings.rounds}`),
@@ -194,6 +244,11 @@ async function single(
     }
   }
   return {
+    breakdown: Object.entries(PHASES).map(([key, phase]) => ({
+      key,
+      phase,
+      us: ((steps[key] ?? 0) / stepCalls) * 1000,
+    })),
     results: cases.map((item) => ({
       key: item.key,
       label: item.label,
@@ -321,11 +376,20 @@ async function contentionPhase(
 async function contention(
   tmp: string,
   settings: Settings,
-): Promise<ContentionResult[]> {
+): Promise<{ results: ContentionResult[]; floor: number }> {
   const workers = await startWorkers(Math.max(...PROCESSES));
+  const floorFile = join(tmp, "contention_floor.json");
+  prepareFloorFile(floorFile);
+  const floor: Case = {
+    key: "floor.write",
+    label: "write floor",
+    run: () => writeFloor(floorFile),
+  };
   try {
     const phases = new Map<number, Phase[]>(PROCESSES.map((p) => [p, []]));
+    const floors: number[] = [];
     for (let round = 0; round < settings.contentionRounds; round++) {
+      floors.push(await rate(floor, settings.budgetMs));
       for (const procs of PROCESSES) {
         phases.get(procs)!.push(
           await contentionPhase(tmp, workers, procs, settings.contentionMs),
@@ -333,7 +397,7 @@ async function contention(
       }
       log(`  round ${round + 1}/${settings.contentionRounds}`);
     }
-    return PROCESSES.map((procs) => {
+    const results = PROCESSES.map((procs) => {
       const runs = phases.get(procs)!;
       const latencies = Float64Array.from(runs.flatMap((r) => r.latencies))
         .sort();
@@ -347,6 +411,7 @@ async function contention(
         lost: problems.length > 0 ? problems.join("; ") : undefined,
       };
     });
+    return { results, floor: median(floors) };
   } finally {
     await stopWorkers(workers);
   }
@@ -481,13 +546,14 @@ async function main(args: string[]): Promise<number> {
   try {
     await using holders = spawnHolders(HOLDERS);
     log("single process: floors and library calls");
-    const { results: singleResults, workspaces } = await single(
+    const { results: singleResults, breakdown, workspaces } = await single(
       tmp,
       holders,
       settings,
     );
     log("contention");
-    const contentionResults = await contention(tmp, settings);
+    const { results: contentionResults, floor: contentionFloor } =
+      await contention(tmp, settings);
     log("CLI wall time");
     const cliResults = await cli(
       tmp,
@@ -501,7 +567,9 @@ async function main(args: string[]): Promise<number> {
       seconds: (performance.now() - started) / 1000,
       machine,
       single: singleResults,
+      breakdown,
       contention: contentionResults,
+      contentionFloor,
       cli: cliResults,
       targets: [],
     };
@@ -525,6 +593,14 @@ async function main(args: string[]): Promise<number> {
         join(root, "docs", "performance.md"),
         renderDoc(results),
       );
+      // Leave them as `deno fmt` would, so that `deno fmt --check` passes.
+      const fmt = await new Deno.Command(Deno.execPath(), {
+        args: ["fmt", "--quiet", "docs/performance.md", "docs/performance.svg"],
+        cwd: root,
+      }).output();
+      if (!fmt.success) {
+        throw new Error("Cannot format the docs: deno fmt failed");
+      }
       log("wrote docs/performance.md and docs/performance.svg");
     }
     log(`done in ${results.seconds.toFixed(1)} s`);

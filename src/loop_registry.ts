@@ -545,7 +545,7 @@ export class LoopRegistry {
           throw new CorruptRegistryError(paths.file, "it is over 16 MiB");
         }
         // Encoding proves the content can be written back (nesting depth).
-        const encoded = encodeRegistry(doc, paths.file);
+        encodeRegistry(doc, paths.file);
         if (torn) rollForward(file, paths, bytes);
         return undefined;
       } catch (error) {

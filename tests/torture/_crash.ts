@@ -124,47 +124,75 @@ function readOrEmpty(path: string): Uint8Array {
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Busy-polls (a timer is too coarse) until the journal is complete. */
-function waitForFullJournal(journalPath: string, filePath: string): void {
-  const size = Deno.statSync(filePath).size;
+/** The full size of a journal being written, from its header line. */
+function journalTotal(journalPath: string): number | undefined {
+  let head: Uint8Array;
+  try {
+    using file = Deno.openSync(journalPath, { read: true });
+    head = new Uint8Array(100);
+    head = head.subarray(0, file.readSync(head) ?? 0);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const newline = head.indexOf(10);
+  if (newline < 0) return undefined;
+  // `loops-journal-v1 <lenBefore> <lenAfter> <crc32>`
+  const [, before, after] = new TextDecoder().decode(head.subarray(0, newline))
+    .split(" ").map(Number);
+  return newline + 1 + before! + after!;
+}
+
+/**
+ * Busy-polls (a timer is too coarse) until a journal has been written in
+ * full: the in-place write of the file comes next. Returns its size.
+ */
+function waitForFullJournal(journalPath: string): number {
   const deadline = performance.now() + 3000;
+  let total: number | undefined;
   while (performance.now() < deadline) {
-    let journal = 0;
+    total ??= journalTotal(journalPath);
+    if (total === undefined) continue;
+    let size = 0;
     try {
-      journal = Deno.statSync(journalPath).size;
+      size = Deno.statSync(journalPath).size;
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    // Old + new bytes: about twice the file.
-    if (journal > size * 1.97) return;
+    if (size >= total) return size;
+    // Emptied: that write finished before we saw it whole; wait for the next.
+    if (size === 0) total = undefined;
   }
+  return 0;
 }
 
 /**
  * Kills the writer. Three kinds of instant, in turn: any time in its first
  * second; while it starts up and rolls a torn file forward (first 250 ms);
- * and, to land inside the in-place write (~0.5 ms for 2 MB) often, as soon
- * as the parent sees the journal complete: the parent's reaction time makes
- * that instant fall before, inside or after the in-place write.
+ * and, to land inside the in-place write often, a random instant soon after
+ * the parent sees the journal complete (before, inside or after the write).
  */
 async function killAtRandom(
   child: Deno.ChildProcess,
   round: number,
   rand: () => number,
   journalPath: string,
-  filePath: string,
 ): Promise<void> {
   const mode = round % 3;
   if (mode === 0) await delay(rand() * 1000);
   else if (mode === 1) await delay(rand() * 250);
   else {
     await delay(150 + rand() * 100);
-    waitForFullJournal(journalPath, filePath);
+    const journalBytes = waitForFullJournal(journalPath);
+    // Then a random instant within about the time an in-place write of
+    // this size takes here (~1 ms for 8 MB).
+    const until = performance.now() + rand() * journalBytes / 16e6;
+    while (performance.now() < until) { /* spin */ }
   }
   try {
     child.kill("SIGKILL");
   } catch (error) {
-    // The writer finished its 200 calls and exited first.
+    // The writer finished its 1000 calls and exited first.
     if (!(error instanceof TypeError)) throw error;
   }
 }
@@ -221,7 +249,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashFigures> {
       String(Math.floor(rand() * 2 ** 31)),
     ]);
     await writer.waitFor((line) => line === "ready");
-    await killAtRandom(writer.child, round, rand, journalPath, file);
+    await killAtRandom(writer.child, round, rand, journalPath);
     const [status, , stderr] = await Promise.all([
       writer.child.status,
       writer.closed,

@@ -162,7 +162,8 @@ async function reader(workspace: string): Promise<void> {
   let last = "";
   let reads = 0;
   let changes = 0;
-  while (!stopped) {
+  // At least one read, however late this process started.
+  while (!stopped || reads === 0) {
     await new Promise((resolve) => setTimeout(resolve, 0));
     const read = readLocked(file);
     if (read === undefined) continue;
@@ -195,14 +196,15 @@ async function crash(
   // The first call may roll a torn write forward: it may be killed too.
   const ids = registry.listSync().map((e) => e.id);
   out("listed");
-  for (let k = 0; k < 200; k++) {
+  for (let k = 0; k < 1000; k++) {
     const sync = rand() < 0.5;
     const register = ids.length < target * 0.9 ||
       (ids.length <= target * 1.1 && rand() < 0.5);
     if (register) {
       const id = `r${round}-${k}`;
-      // Unique and alive (never ending in 9) across 1500 rounds.
-      const pid = FAKE_PID_BASE + 10 * (round * 200 + k);
+      // Alive (ending in 0), and unique across 300 rounds: no two entries
+      // may share a pid, since register() replaces an entry with its pid.
+      const pid = FAKE_PID_BASE + 10 * ((round * 1000 + k) % 300_000);
       const entry = createLoopEntry(crashPrompt(id, promptBytes), {
         id,
         pid,

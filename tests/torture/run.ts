@@ -91,7 +91,11 @@ for (
   row(label, "kill left: journal whole, file untouched", states.journalOnly);
   row(label, "kill left: file torn -> recovery (roll forward)", states.torn);
   row(label, "kill left: file written, journal not emptied", states.written);
-  row(label, "torn files recovered by the next writer", crash.tornLeftToWriter);
+  row(
+    label,
+    "torn files left for the next writer to recover",
+    crash.tornLeftToWriter,
+  );
   row(label, "lost changes", crash.lost);
   row(label, "seconds", seconds(start));
 }
