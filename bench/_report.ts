@@ -31,6 +31,8 @@ export interface PhaseResult {
 /** One contention measurement. */
 export interface ContentionResult {
   procs: number;
+  /** Liveness probes stubbed out in the workers (diagnostic). */
+  stubbed: boolean;
   calls: number;
   /** Total calls per second over all processes. */
   rate: number;
@@ -58,10 +60,20 @@ export interface Target {
   met: boolean;
 }
 
+/** How long and how often each part ran. */
+export interface RunSettings {
+  rounds: number;
+  budgetMs: number;
+  contentionRounds: number;
+  contentionMs: number;
+  cliRuns: number;
+}
+
 /** Everything one run measured. */
 export interface Results {
   command: string;
   quick: boolean;
+  settings: RunSettings;
   date: string;
   seconds: number;
   machine: Machine;
@@ -78,6 +90,16 @@ function rateOf(results: Results, key: string): number {
   const found = results.single.find((r) => r.key === key);
   if (found === undefined) throw new Error(`No result for ${key}`);
   return found.rate;
+}
+
+function contentionOf(
+  results: Results,
+  procs: number,
+  stubbed: boolean,
+): ContentionResult {
+  return results.contention.find((c) =>
+    c.procs === procs && c.stubbed === stubbed
+  )!;
 }
 
 function cliMs(results: Results, key: string): number {
@@ -111,8 +133,8 @@ export function evaluate(results: Results): Target[] {
   const get = rateOf(results, "get.1") / write;
   const perEntry100 = 1e6 / rateOf(results, "list.100") / 100;
   const perEntry10k = 1e6 / rateOf(results, "list.10000") / 10_000;
-  const one = results.contention.find((c) => c.procs === 1)!;
-  const eight = results.contention.find((c) => c.procs === 8)!;
+  const one = contentionOf(results, 1, false);
+  const eight = contentionOf(results, 8, false);
   const lost = results.contention.filter((c) => c.lost !== undefined);
   const cli = cliMs(results, "list") / cliMs(results, "empty");
   return [
@@ -210,12 +232,13 @@ function breakdownTable(results: Results): string {
 
 function contentionTable(results: Results): string {
   const write = results.contentionFloor;
-  const one = results.contention.find((c) => c.procs === 1)!.rate;
   return [
     "| processes | calls | total calls/s | x 1 process | x write floor | p50 ms | p99 ms | lost updates |",
     "|--:|--:|--:|--:|--:|--:|--:|---|",
     ...results.contention.map((c) =>
-      `| ${c.procs} | ${int(c.calls)} | ${int(c.rate)} | ${x(c.rate / one)} | ${
+      `| ${c.procs}${c.stubbed ? ", probes stubbed" : ""} | ${int(c.calls)} | ${
+        int(c.rate)
+      } | ${x(c.rate / contentionOf(results, 1, c.stubbed).rate)} | ${
         x(c.rate / write)
       } | ${c.p50Ms.toFixed(2)} | ${c.p99Ms.toFixed(2)} | ${c.lost ?? "none"} |`
     ),
@@ -321,9 +344,11 @@ export function renderChart(results: Results): string {
   }
   for (const c of results.contention) {
     bars.push({
-      label: `${c.procs} process${c.procs > 1 ? "es" : ""}, total`,
+      label: `${c.procs} process${c.procs > 1 ? "es" : ""}, total${
+        c.stubbed ? ", no probes" : ""
+      }`,
       ratio: c.rate / results.contentionFloor,
-      color: colors.contention,
+      color: c.stubbed ? colors.diag : colors.contention,
     });
   }
   const ratios = bars.map((b) => b.ratio).filter((r) => r > 0);
@@ -499,8 +524,10 @@ function analysis(results: Results): string[] {
     "",
   );
 
-  const one = results.contention.find((c) => c.procs === 1)!;
-  const eight = results.contention.find((c) => c.procs === 8)!;
+  const one = contentionOf(results, 1, false);
+  const eight = contentionOf(results, 8, false);
+  const stubbedRatio = contentionOf(results, 8, true).rate /
+    contentionOf(results, 1, true).rate;
   out.push(
     `### 8 processes: ${verdict("contention")} (${
       x(eight.rate / one.rate)
@@ -508,24 +535,26 @@ function analysis(results: Results): string[] {
       t.get("lost")!.met ? "none" : "**some**"
     }`,
     "",
-    `Changes are serialised by the exclusive flock, so the total cannot exceed one process's rate. It holds up because the process that has just released the lock usually takes it again for its next call while the others sleep in their backoff: the lock is seldom idle, at the price of fairness. Hence p99 latency grows with the number of processes (${
-      fixed(eight.p99Ms, 1)
-    } ms at 8): waiters poll \`tryLock\` with a 1, 2, 4, 8 ms backoff rather than queueing, and a waiter only wins when it polls in the short gap between two calls of the holder. ${
-      t.get("lost")!.met
-        ? "No update was lost: in every phase each process finally registered one entry while all were alive, every one was in the file and nothing else was, the file parsed, and no deregister found its entry missing."
-        : `**Updates were lost**: ${t.get("lost")!.measured}.`
-    }`,
+    `Changes are serialised by the exclusive flock, so the total cannot exceed one process's rate. The lock itself is seldom idle: the process that has just released it usually takes it again for its next call while the others sleep in their backoff. What falls as processes are added is the work inside each change: every change drops entries proven dead, so it probes each other process with an entry in the file (${
+      fixed(probeUs, 1)
+    } us each), and with 8 workers up to 7 of them have one. With the probes stubbed out in the workers (diagnostic rows), 8 processes run at ${
+      x(stubbedRatio)
+    } of one.`,
     "",
-  );
-  out.push(
-    "A backoff capped at 2 ms instead of 8 ms was tried on a copy of the library (three interleaved runs): the same throughput, a lower p99 at 8 processes (about 65 instead of 100 ms) but a higher one at 4, so it was not changed. Fair hand-off would need waiters that queue (a blocking `lock()`), which cannot be given a timeout.",
+    `p99 latency grows with the number of processes (${
+      fixed(eight.p99Ms, 1)
+    } ms at 8) because waiters poll \`tryLock\` with a 1, 2, 4, 8 ms backoff rather than queueing, and a waiter only wins when it polls in the short gap between two calls of the holder: there is no fairness. A backoff capped at 2 ms instead of 8 ms was tried on a copy of the library (three interleaved runs): the same throughput, a lower p99 at 8 processes (about 65 instead of 100 ms) but a higher one at 4, so it was not changed. Fair hand-off would need waiters that queue (a blocking \`lock()\`), which cannot be given a timeout.`,
+    "",
+    t.get("lost")!.met
+      ? "No update was lost: in every phase each process finally registered one entry while all were alive, every one was in the file and nothing else was, the file parsed, and no deregister found its entry missing."
+      : `**Updates were lost**: ${t.get("lost")!.measured}.`,
     "",
   );
   if (!t.get("contention")!.met) {
     out.push(
       `Missed by a factor of ${
         (0.8 / (eight.rate / one.rate)).toFixed(2)
-      }. Eight processes on ${results.machine.nproc} cores compete for the CPU as well as the lock: a lock holder that is descheduled keeps everyone waiting. What would close it: fewer wake-ups of waiters (a longer first wait when the lock was busy) or a blocking lock for waiters, so that the lock is handed over as soon as it is free.`,
+      }, because of the probes above. What would close it: a cheaper check of the other entries inside a change, e.g. \`kill(pid, 0)\` alone (about 1 us) to drop exited processes, leaving the \`/proc\` identity read (reused pids, zombies) to \`list\`, \`get\` and \`cleanStale\`; or remembering a verified identity for a short while. Both make a change clean less, a behaviour choice rather than a small fix, so neither was made here.`,
       "",
     );
   }
@@ -605,9 +634,9 @@ export function renderDoc(results: Results): string {
     "",
     "- **Floors**, written plainly in Deno with the synchronous calls the library uses (`bench/_floor.ts`). Write floor: open, exclusive flock (`tryLockSync`, then `lockSync`), read, write 300 bytes in place, `fdatasync` (`syncDataSync`, as the library), close. Read floor: open, shared flock, read, close. Diagnostic variants (fsync; a file whose size alternates; plus a journal file) show where a registry change's cost goes.",
     "- **The library in one process**, with the async API, at 1, 100 and 10,000 entries. The entries are written directly into `.ralph/loops.json`, spread over 4 live `sleep 600` processes with their identity recorded, so nothing is ever cleaned (checked after the run). register+deregister registers an entry of the benchmark's own pid (not in the file; a register replaces entries of its pid) and removes it; each call counts. The benchmark runs with `-A`, like the CLI, so identity probing through `/proc` is on.",
-    "- Each operation runs for a time budget, in interleaved rounds (every operation once per round, so a change of load on the machine hits all alike); the table gives the median round.",
-    "- **Contention**: 1, 2, 4 and 8 worker processes (`bench/_worker.ts`), each with its own pid, doing register/deregister pairs on one fresh registry, in interleaved rounds. Latency is per call; throughput counts all calls; the write floor is measured again in each round, as this table's reference. Lost updates: at the end of each phase every worker registers `final-<n>` and stays alive; the file must hold exactly those entries and parse, and no deregister may have missed its entry.",
-    "- **CLI**: wall time of `deno run -A` (median of the runs, after one warm-up run that fills the module cache), from the repository root.",
+    `- Each operation runs for ${results.settings.budgetMs} ms (and at least a few calls) in each of ${results.settings.rounds} interleaved rounds (every operation once per round, so a change of load on the machine hits all alike); the table gives the median round.`,
+    `- **Contention**: 1, 2, 4 and 8 worker processes (\`bench/_worker.ts\`), each with its own pid, doing register/deregister pairs on one fresh registry for ${results.settings.contentionMs} ms, in ${results.settings.contentionRounds} interleaved rounds; the table gives the median round. Latency is per call; throughput counts all calls; the write floor is measured again in each round, as this table's reference. Lost updates: at the end of each phase every worker registers \`final-<n>\` and stays alive; the file must hold exactly those entries and parse, and no deregister may have missed its entry.`,
+    `- **CLI**: wall time of \`deno run -A\`, median of ${results.settings.cliRuns} interleaved runs after one warm-up run that fills the module cache, from the repository root.`,
     "",
     "![Calls per second as a multiple of the write floor](performance.svg)",
     "",
@@ -617,7 +646,7 @@ export function renderDoc(results: Results): string {
     "",
     singleTable(results),
     "",
-    "Where the time of a register/deregister call goes (a separate loop, timed through the library's write hook, a test seam):",
+    "Where the time of a register/deregister call goes: the same calls on another one-entry registry, in the same rounds, timed step by step through the library's write hook (a test seam):",
     "",
     breakdownTable(results),
     "",

@@ -2,13 +2,19 @@
 // registry for a fixed time, timing each call of the async API.
 //
 // Protocol, one line each way: prints "ready"; then for each line
-// "go <ms> <workspace>" it runs pairs on that workspace for <ms>, registers
+// "go <ms> <workspace> [stubbed]" it runs pairs on that workspace for <ms>
+// (with liveness probes stubbed out when "stubbed": a diagnostic), registers
 // `final-<n>` there (left in place, so the parent can check that no update
 // was lost) and prints one JSON line of results. It stays alive until stdin
 // closes, so that its final entries are never cleaned as dead.
 //
 // Usage: deno run -A bench/_worker.ts <n>
-import { createLoopEntry, LoopRegistry } from "../mod.ts";
+import {
+  createLoopEntry,
+  defaultRegistryEnv,
+  LoopRegistry,
+  type RegistryEnv,
+} from "../mod.ts";
 
 const n = Number(Deno.args[0]);
 const encoder = new TextEncoder();
@@ -39,8 +45,21 @@ async function nextLine(): Promise<string | undefined> {
   }
 }
 
-async function phase(durationMs: number, workspace: string): Promise<string> {
-  const registry = new LoopRegistry(workspace, { lockTimeoutMs: 60_000 });
+const stubbedEnv: RegistryEnv = {
+  ...defaultRegistryEnv,
+  probe: () => "alive",
+  identify: () => undefined,
+};
+
+async function phase(
+  durationMs: number,
+  workspace: string,
+  stubbed: boolean,
+): Promise<string> {
+  const registry = new LoopRegistry(workspace, {
+    lockTimeoutMs: 60_000,
+    env: stubbed ? stubbedEnv : defaultRegistryEnv,
+  });
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -70,9 +89,9 @@ async function phase(durationMs: number, workspace: string): Promise<string> {
 
 await send("ready");
 for (let line = await nextLine(); line !== undefined; line = await nextLine()) {
-  const [verb, ms, workspace] = line.split(" ");
+  const [verb, ms, workspace, mode] = line.split(" ");
   if (verb !== "go" || workspace === undefined) {
     throw new Error(`Cannot understand command ${JSON.stringify(line)}`);
   }
-  await send(await phase(Number(ms), workspace));
+  await send(await phase(Number(ms), workspace, mode === "stubbed"));
 }

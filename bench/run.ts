@@ -322,6 +322,18 @@ async function stopWorkers(workers: Worker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.child.status));
 }
 
+interface PhaseConfig {
+  procs: number;
+  /** Workers run with liveness probes stubbed out (diagnostic). */
+  stubbed: boolean;
+}
+
+const PHASE_CONFIGS: PhaseConfig[] = [
+  ...PROCESSES.map((procs) => ({ procs, stubbed: false })),
+  { procs: 1, stubbed: true },
+  { procs: Math.max(...PROCESSES), stubbed: true },
+];
+
 interface Phase {
   rate: number;
   latencies: number[];
@@ -336,15 +348,18 @@ interface Phase {
 async function contentionPhase(
   tmp: string,
   workers: Worker[],
-  procs: number,
+  config: PhaseConfig,
   durationMs: number,
 ): Promise<Phase> {
+  const { procs, stubbed } = config;
   const workspace = await Deno.makeTempDir({
     dir: tmp,
     prefix: `contention${procs}_`,
   });
   const active = workers.slice(0, procs);
-  const go = new TextEncoder().encode(`go ${durationMs} ${workspace}\n`);
+  const go = new TextEncoder().encode(
+    `go ${durationMs} ${workspace}${stubbed ? " stubbed" : ""}\n`,
+  );
   await Promise.all(active.map((w) => w.writer.write(go)));
   const reports: WorkerReport[] = await Promise.all(
     active.map(async (w) => JSON.parse(await w.read())),
@@ -386,24 +401,27 @@ async function contention(
     run: () => writeFloor(floorFile),
   };
   try {
-    const phases = new Map<number, Phase[]>(PROCESSES.map((p) => [p, []]));
+    const phases = new Map<PhaseConfig, Phase[]>(
+      PHASE_CONFIGS.map((config) => [config, []]),
+    );
     const floors: number[] = [];
     for (let round = 0; round < settings.contentionRounds; round++) {
       floors.push(await rate(floor, settings.budgetMs));
-      for (const procs of PROCESSES) {
-        phases.get(procs)!.push(
-          await contentionPhase(tmp, workers, procs, settings.contentionMs),
+      for (const config of PHASE_CONFIGS) {
+        phases.get(config)!.push(
+          await contentionPhase(tmp, workers, config, settings.contentionMs),
         );
       }
       log(`  round ${round + 1}/${settings.contentionRounds}`);
     }
-    const results = PROCESSES.map((procs) => {
-      const runs = phases.get(procs)!;
+    const results = PHASE_CONFIGS.map((config) => {
+      const runs = phases.get(config)!;
       const latencies = Float64Array.from(runs.flatMap((r) => r.latencies))
         .sort();
       const problems = runs.flatMap((r) => r.problems);
       return {
-        procs,
+        procs: config.procs,
+        stubbed: config.stubbed,
         calls: latencies.length,
         rate: median(runs.map((r) => r.rate)),
         p50Ms: percentile(latencies, 50),
@@ -563,6 +581,13 @@ async function main(args: string[]): Promise<number> {
     const results: Results = {
       command,
       quick: settings.quick,
+      settings: {
+        rounds: settings.rounds,
+        budgetMs: settings.budgetMs,
+        contentionRounds: settings.contentionRounds,
+        contentionMs: settings.contentionMs,
+        cliRuns: settings.cliRuns,
+      },
       date: new Date().toISOString(),
       seconds: (performance.now() - started) / 1000,
       machine,
