@@ -53,6 +53,7 @@ export {
   type LivenessReason,
   type LiveProcessIdentity,
   MAX_PID,
+  type ProbeOptions,
   probeProcess,
   type ProcessIdentity,
   type ProcessVerdict,

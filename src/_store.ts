@@ -188,6 +188,7 @@ export function* acquire(
         wait = Math.min(wait * 2, 8);
       }
       const held = file.statSync();
+      knownSizes.set(file, held.size);
       const now = lstatOrUndefined(paths.file, paths);
       if (
         now !== undefined && !now.isSymlink && now.ino === held.ino &&
@@ -209,13 +210,19 @@ export function* acquire(
   }
 }
 
-/** Reads the whole locked file, refusing one over the size limit. */
+// Sizes seen by `acquire` right after locking, so that `readAll` of a file
+// just opened needs neither another fstat nor a seek.
+const knownSizes = new WeakMap<Deno.FsFile, number>();
+
+/** Reads the whole file, refusing one over `limit` bytes. */
 export function readAll(
   file: Deno.FsFile,
   path: string,
   limit: number = MAX_REGISTRY_BYTES,
 ): Uint8Array {
-  const size = file.statSync().size;
+  const known = knownSizes.get(file);
+  knownSizes.delete(file);
+  const size = known ?? file.statSync().size;
   if (size > limit) {
     throw new CorruptRegistryError(
       path,
@@ -223,7 +230,7 @@ export function readAll(
       { cause: new RangeError(`Registry size ${size} exceeds the limit`) },
     );
   }
-  file.seekSync(0, Deno.SeekMode.Start);
+  if (known === undefined) file.seekSync(0, Deno.SeekMode.Start);
   let buffer = new Uint8Array(size + 1);
   let length = 0;
   for (;;) {
@@ -239,9 +246,12 @@ export function readAll(
       grown.set(buffer);
       buffer = grown;
     }
+    const wanted = buffer.length - length;
     const n = file.readSync(buffer.subarray(length));
     if (n === null || n === 0) break;
     length += n;
+    // A short read of a regular file is its end: no second read for EOF.
+    if (n < wanted) break;
   }
   return buffer.subarray(0, length);
 }
@@ -484,9 +494,8 @@ export function clearJournal(paths: RegistryPaths): void {
 
 /** Unlocks and closes a file taken by {@linkcode acquire}. */
 export function release(file: Deno.FsFile): void {
-  try {
-    file.unlockSync();
-  } finally {
-    file.close();
-  }
+  // Closing the only descriptor of the open file releases its flock: an
+  // explicit unlock would be one more system call for nothing.
+  knownSizes.delete(file);
+  file.close();
 }

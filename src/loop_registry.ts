@@ -40,6 +40,7 @@ import {
   explainProcess,
   isValidPid,
   type Liveness,
+  type ProbeOptions,
   probeProcess,
   type ProcessIdentity,
   type ProcessVerdict,
@@ -53,8 +54,16 @@ import {
  * `Deno.statSync`.
  */
 export interface RegistryEnv {
-  /** Liveness of `pid`, given the identity recorded at registration. */
-  probe(pid: number, identity?: ProcessIdentity): Liveness;
+  /**
+   * Liveness of `pid`, given the identity recorded at registration. With
+   * `signalOnly`, only the cheap signal probe is needed (used inside changes,
+   * where every other entry is checked on every call).
+   */
+  probe(
+    pid: number,
+    identity?: ProcessIdentity,
+    options?: ProbeOptions,
+  ): Liveness;
   /**
    * Liveness of `pid` with its reason; see {@linkcode explainProcess}. When
    * left out, `probe` is used and the reason is generic.
@@ -69,13 +78,19 @@ export interface RegistryEnv {
   isDirectory(path: string): boolean | undefined;
 }
 
+// This process's identity never changes while it runs.
+let ownIdentity: ProcessIdentity | undefined;
+
 /** The default {@linkcode RegistryEnv}: real processes and files. */
 export const defaultRegistryEnv: RegistryEnv = {
   probe: probeProcess,
   explain: explainProcess,
   identify(pid) {
+    if (pid === Deno.pid && ownIdentity !== undefined) return ownIdentity;
     const live = readProcessIdentity(pid);
-    return live && { startTime: live.startTime, bootId: live.bootId };
+    const identity = live && { startTime: live.startTime, bootId: live.bootId };
+    if (pid === Deno.pid && identity !== undefined) ownIdentity = identity;
+    return identity;
   },
   isDirectory(path) {
     try {
@@ -339,7 +354,12 @@ export class LoopRegistry {
         `${entry.pid}:${entry.identity?.startTime}:${entry.identity?.bootId}`;
       let dead = memo.get(key);
       if (dead === undefined) {
-        dead = this.#env.probe(entry.pid, entry.identity) === "dead";
+        // Inside a change, every other entry is checked on every call: only
+        // the cheap proof of death (no such pid) is used there; reused pids
+        // and zombies are dropped by list, get and cleanStale.
+        dead = this.#env.probe(entry.pid, entry.identity, {
+          signalOnly: true,
+        }) === "dead";
         memo.set(key, dead);
       }
       return dead;
@@ -478,7 +498,12 @@ export class LoopRegistry {
       const isDead = this.#deadTest();
       const kept = withoutEntries(
         doc,
-        (e) => e.pid === stored.pid || isDead(e),
+        (e) =>
+          e.pid === stored.pid || isDead(e) ||
+          // An entry holding the id is checked fully: a reused pid or a
+          // zombie does not keep its id taken.
+          (e.id === stored.id &&
+            this.#env.probe(e.pid, e.identity) === "dead"),
       );
       if (kept.entries.some((e) => e.entry.id === stored.id)) {
         throw new Deno.errors.AlreadyExists(

@@ -113,6 +113,17 @@ export function readProcessIdentity(
   return { startTime, bootId: bootIdCache, state: fields[0] };
 }
 
+/** Options for {@linkcode probeProcess} and {@linkcode explainProcess}. */
+export interface ProbeOptions {
+  /**
+   * Use the signal probe alone (`kill(pid, 0)`, about 4 us): skip the `/proc`
+   * read that detects zombies and reused pids (about 10 us).
+   *
+   * @default {false}
+   */
+  signalOnly?: boolean;
+}
+
 /**
  * Why a process has the liveness it has, from {@linkcode explainProcess}.
  *
@@ -150,6 +161,7 @@ export interface ProcessVerdict {
  *
  * @param pid The process id.
  * @param identity The identity recorded when the loop registered, if any.
+ * @param options Whether to use the signal probe alone.
  * @returns The liveness and its reason.
  *
  * @example Explain an invalid pid
@@ -166,6 +178,7 @@ export interface ProcessVerdict {
 export function explainProcess(
   pid: number,
   identity?: ProcessIdentity,
+  options: ProbeOptions = {},
 ): ProcessVerdict {
   if (!isValidPid(pid)) return { liveness: "dead", reason: "invalid-pid" };
   try {
@@ -180,7 +193,7 @@ export function explainProcess(
     // EPERM: the process exists but belongs to another user.
     if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
   }
-  const live = readProcessIdentity(pid);
+  const live = options.signalOnly ? undefined : readProcessIdentity(pid);
   if (live === undefined) return { liveness: "alive", reason: "alive" };
   if (live.state === "Z" || live.state === "X") {
     return { liveness: "dead", reason: "zombie" };
@@ -208,6 +221,7 @@ export function explainProcess(
  *
  * @param pid The process id.
  * @param identity The identity recorded when the loop registered, if any.
+ * @param options Whether to use the signal probe alone.
  * @returns The liveness of the process.
  *
  * @example Probe this process
@@ -222,6 +236,7 @@ export function explainProcess(
 export function probeProcess(
   pid: number,
   identity?: ProcessIdentity,
+  options: ProbeOptions = {},
 ): Liveness {
-  return explainProcess(pid, identity).liveness;
+  return explainProcess(pid, identity, options).liveness;
 }
