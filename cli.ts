@@ -12,8 +12,6 @@
  *
  * @module
  */
-import { dirname, isAbsolute, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import cfg from "./deno.json" with { type: "json" };
 import {
   CorruptRegistryError,
@@ -34,6 +32,8 @@ import {
   stringifyJson,
   toJson,
 } from "./src/_format.ts";
+import { parseArgs, ParseArgsError } from "./src/_args.ts";
+import { dirname, isAbsolute, resolve } from "./src/_path.ts";
 
 const USAGE =
   `loops ${cfg.version}: the registry of agent loops in a workspace (.ralph/loops.json)
@@ -297,12 +297,7 @@ const jsonOption = { json: { type: "boolean" } } as const;
 
 const commands: Record<string, Command> = {
   async list(args, registry, io) {
-    const { values, positionals } = parseArgs({
-      args,
-      options: jsonOption,
-      strict: true,
-      allowPositionals: true,
-    });
+    const { values, positionals } = parseArgs(args, jsonOption);
     positionalsExactly(positionals, 0, "");
     printLoops(
       io,
@@ -314,12 +309,7 @@ const commands: Record<string, Command> = {
   },
 
   async get(args, registry, io) {
-    const { values, positionals } = parseArgs({
-      args,
-      options: jsonOption,
-      strict: true,
-      allowPositionals: true,
-    });
+    const { values, positionals } = parseArgs(args, jsonOption);
     positionalsExactly(positionals, 1, "loop ID");
     const id = positionals[0]!;
     const loop = await registry.get(id);
@@ -333,16 +323,11 @@ const commands: Record<string, Command> = {
   },
 
   async register(args, registry, io) {
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        pid: { type: "string" },
-        prompt: { type: "string" },
-        worktree: { type: "string" },
-        id: { type: "string" },
-      },
-      strict: true,
-      allowPositionals: true,
+    const { values, positionals } = parseArgs(args, {
+      pid: { type: "string" },
+      prompt: { type: "string" },
+      worktree: { type: "string" },
+      id: { type: "string" },
     });
     positionalsExactly(positionals, 0, "");
     const pid = parsePid(values.pid, "--pid");
@@ -363,11 +348,8 @@ const commands: Record<string, Command> = {
   },
 
   async deregister(args, registry, io) {
-    const { values, positionals } = parseArgs({
-      args,
-      options: { pid: { type: "string" } },
-      strict: true,
-      allowPositionals: true,
+    const { values, positionals } = parseArgs(args, {
+      pid: { type: "string" },
     });
     if (values.pid !== undefined) {
       positionalsExactly(positionals, 0, "");
@@ -387,11 +369,7 @@ const commands: Record<string, Command> = {
   },
 
   async clean(args, registry, io) {
-    const { positionals } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-    });
+    const { positionals } = parseArgs(args);
     positionalsExactly(positionals, 0, "");
     const removed = await registry.cleanStale();
     io.out(`Removed ${removed} stale ${removed === 1 ? "entry" : "entries"}`);
@@ -399,11 +377,7 @@ const commands: Record<string, Command> = {
   },
 
   async repair(args, registry, io) {
-    const { positionals } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-    });
+    const { positionals } = parseArgs(args);
     positionalsExactly(positionals, 0, "");
     const aside = await registry.repair();
     io.out(
@@ -421,15 +395,10 @@ const commands: Record<string, Command> = {
   async run(args, registry, io) {
     const split = args.indexOf("--");
     const own = split < 0 ? args : args.slice(0, split);
-    const { values, positionals } = parseArgs({
-      args: own,
-      options: {
-        prompt: { type: "string" },
-        worktree: { type: "string" },
-        id: { type: "string" },
-      },
-      strict: true,
-      allowPositionals: true,
+    const { values, positionals } = parseArgs(own, {
+      prompt: { type: "string" },
+      worktree: { type: "string" },
+      id: { type: "string" },
     });
     const command = split < 0
       ? positionals
@@ -442,15 +411,10 @@ const commands: Record<string, Command> = {
   },
 
   async stop(args, registry, io) {
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        signal: { type: "string" },
-        timeout: { type: "string" },
-        force: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: true,
+    const { values, positionals } = parseArgs(args, {
+      signal: { type: "string" },
+      timeout: { type: "string" },
+      force: { type: "boolean" },
     });
     positionalsExactly(positionals, 1, "loop ID");
     const signal = parseSignal(values.signal ?? "SIGTERM");
@@ -466,12 +430,7 @@ const commands: Record<string, Command> = {
   },
 
   async watch(args, registry, io) {
-    const { values, positionals } = parseArgs({
-      args,
-      options: jsonOption,
-      strict: true,
-      allowPositionals: true,
-    });
+    const { values, positionals } = parseArgs(args, jsonOption);
     positionalsExactly(positionals, 0, "");
     const controller = new AbortController();
     let interrupted = false;
@@ -716,9 +675,7 @@ function isOsError(error: unknown): boolean {
 }
 
 function isUsage(error: unknown): boolean {
-  return error instanceof UsageError ||
-    (error instanceof TypeError &&
-      String((error as { code?: string }).code).startsWith("ERR_PARSE_ARGS"));
+  return error instanceof UsageError || error instanceof ParseArgsError;
 }
 
 interface GlobalArgs {

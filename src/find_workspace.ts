@@ -1,4 +1,4 @@
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "./_path.ts";
 
 /**
  * Finds the workspace of a directory the way git finds `.git`: the nearest

@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "./_path.ts";
 import {
   decodeRegistry,
   emptyDoc,

@@ -329,9 +329,11 @@ Deno.test("file format is 2-space pretty JSON with snake_case fields", async (t)
     }),
   );
   const text = await Deno.readTextFile(ws.file);
-  await t.step("exact bytes", () => {
+  await t.step("exact bytes: ralph's JSON, padded to 4 KiB pages", () => {
+    assert.equal(text.length % 4096, 0);
+    assert.match(text, /} *\n$/);
     assert.equal(
-      text,
+      text.trimEnd(),
       JSON.stringify(
         {
           loops: [

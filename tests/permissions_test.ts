@@ -6,7 +6,7 @@ import {
   probeProcess,
   readProcessIdentity,
 } from "../mod.ts";
-import { WRITE_HOOK, type WriteHook } from "../src/_store.ts";
+import { parseJournal, WRITE_HOOK, type WriteHook } from "../src/_store.ts";
 import { aliveEnv, deadPid, rawEntry, runOp } from "./testdata/core_helpers.ts";
 
 // Tests with narrowed `permissions` cannot create their own temp dirs, so the
@@ -55,13 +55,19 @@ const TORN_FILE = `${torn}/.ralph/loops.json`;
   const crashing = {
     env: aliveEnv,
     [WRITE_HOOK]: (step: WriteStep) => {
-      if (step === "write") throw crash; // written, not yet truncated
+      if (step === "journal") throw crash; // journal written, file untouched
     },
   };
   await assert.rejects(
     new LoopRegistry(torn, crashing).deregister("a"),
     (error) => error === crash,
   );
+  // Tear the write by hand: the new JSON spliced onto the old tail.
+  const record = parseJournal(await Deno.readFile(`${TORN_FILE}.journal`))!;
+  const cut = new TextDecoder().decode(record.after).trimEnd().length;
+  const tornBytes = record.before.slice();
+  tornBytes.set(record.after.subarray(0, cut));
+  await Deno.writeFile(TORN_FILE, tornBytes);
 }
 
 type WriteStep = Parameters<WriteHook>[0];

@@ -129,7 +129,7 @@ const decoder = new TextDecoder();
  * Reads the registry under a shared lock, with the journal's size; undefined
  * while a writer holds the lock. Under a shared lock no change is in
  * progress: the file must be whole and the journal empty (nothing crashes in
- * a soak).
+ * a soak): its header cleared.
  */
 function readLocked(
   file: string,
@@ -138,9 +138,13 @@ function readLocked(
     using f = Deno.openSync(file, { read: true });
     if (!f.tryLockSync(false)) return undefined;
     const text = decoder.decode(Deno.readFileSync(file));
+    // The journal is rewritten in place and cleared by zeroing its header:
+    // count the bytes of a record still standing (0 when cleared).
     let journalSize = 0;
     try {
-      journalSize = Deno.statSync(`${file}.journal`).size;
+      const journal = Deno.readFileSync(`${file}.journal`);
+      const cleared = journal.subarray(0, 16).every((b) => b === 0);
+      journalSize = cleared ? 0 : journal.length;
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
