@@ -14,8 +14,6 @@ import { CorruptRegistryError, LockTimeoutError } from "./errors.ts";
 export const MAX_REGISTRY_BYTES = 16 * 1024 * 1024;
 const JOURNAL_MAGIC = "loops-journal-v1";
 const JOURNAL_MAGIC_BYTES = new TextEncoder().encode(JOURNAL_MAGIC);
-// Written over the header once the main file is synced: the record is void.
-const JOURNAL_CLEARED = new Uint8Array(JOURNAL_MAGIC_BYTES.length);
 
 /** Where the registry of one workspace lives. */
 export interface RegistryPaths {
@@ -313,10 +311,9 @@ const JOURNAL_HEADER_MAX = 128;
 const JOURNAL_LIMIT = 2 * MAX_REGISTRY_BYTES + JOURNAL_HEADER_MAX;
 
 /**
- * Reads the journal's record. `undefined` when there is none: no file, an
- * empty one, or a cleared header (the usual case). The journal file is
- * rewritten in place and never shrunk, so bytes past the record are stale
- * and ignored.
+ * Reads the journal's record. `undefined` when there is none: no file or an
+ * empty one (the usual case, learnt from one lstat), or no valid header.
+ * Bytes past the record are ignored.
  */
 export function readJournal(paths: RegistryPaths): Uint8Array | undefined {
   const info = lstatOrUndefined(paths.journal, paths);
@@ -445,8 +442,8 @@ export type WriteHook = (
  * Rewrites the locked file in place with `after` (padded to whole pages),
  * crash-safely: the journal record first, then the in-place write, truncate
  * (only when the file shrinks by a page or more) and fdatasync, then the
- * journal's header is cleared in place. Never truncates before writing. Both
- * files are rewritten in place, so their sizes seldom change.
+ * journal is emptied. Never truncates before writing. The file's size seldom
+ * changes, so its fdatasync seldom has metadata to commit.
  */
 export function writeDurably(
   file: Deno.FsFile,
@@ -490,9 +487,9 @@ export function writeDurably(
     `write "${paths.journal}"`,
     () =>
       Deno.openSync(paths.journal, {
-        read: true,
         write: true,
         create: true,
+        truncate: true,
         mode,
       }),
   );
@@ -534,20 +531,17 @@ export function writeDurably(
         writeAll(file, before);
         file.truncateSync(before.length);
         file.syncDataSync();
-        clearHeader(journal);
+        journal.truncateSync(0);
       } catch {
         // Keep the journal: the registry is recovered from it on next read.
       }
     }
     throw error;
   }
-  clearHeader(journal);
+  // Emptied rather than cleared in place: a reader then learns from one
+  // lstat (size 0) that there is nothing to recover.
+  journal.truncateSync(0);
   step("done");
-}
-
-function clearHeader(journal: Deno.FsFile): void {
-  journal.seekSync(0, Deno.SeekMode.Start);
-  writeAll(journal, JOURNAL_CLEARED);
 }
 
 /**
@@ -580,7 +574,7 @@ export function clearJournal(paths: RegistryPaths): void {
   if (info === undefined || info.size === 0 || !info.isFile) return;
   guarded("write", paths, `write "${paths.journal}"`, () => {
     using journal = Deno.openSync(paths.journal, { write: true });
-    clearHeader(journal);
+    journal.truncateSync(0);
   });
 }
 

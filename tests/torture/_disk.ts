@@ -138,7 +138,8 @@ export const diskScenarios: DiskScenario[] = [
       const big = entry(4, dir, 12_000);
       // Room for the journal (old + new) and one page more: the in-place
       // write of the grown file then fails half-way.
-      // The journal is rewritten in place: only its growth needs new pages.
+      // Pages the journal record needs beyond what the journal holds now
+      // (it is emptied after each write, so usually all of them).
       // The file is padded to pages; it grows by 3 or more pages, so leaving
       // one page (or two, if the estimate is high) still fails its write.
       const json = new TextDecoder().decode(before).trimEnd().length;

@@ -138,8 +138,8 @@ function readLocked(
     using f = Deno.openSync(file, { read: true });
     if (!f.tryLockSync(false)) return undefined;
     const text = decoder.decode(Deno.readFileSync(file));
-    // The journal is rewritten in place and cleared by zeroing its header:
-    // count the bytes of a record still standing (0 when cleared).
+    // Count the bytes of a journal record still standing (0 when the
+    // journal is empty, or its header zeroed).
     let journalSize = 0;
     try {
       const journal = Deno.readFileSync(`${file}.journal`);
