@@ -28,7 +28,11 @@ import {
   writeDurably,
   type WriteHook,
 } from "./_store.ts";
-import { CorruptRegistryError, LoopNotFoundError } from "./errors.ts";
+import {
+  CorruptRegistryError,
+  LockTimeoutError,
+  LoopNotFoundError,
+} from "./errors.ts";
 import { LoopClaim } from "./loop_claim.ts";
 import {
   createLoopEntry,
@@ -370,6 +374,7 @@ export class LoopRegistry {
   *#change<T>(
     change: (doc: RegistryDoc) => Change<T>,
     create = false,
+    timeoutMs = this.#timeoutMs,
   ): Step<T> {
     if (
       !create && (!ensureDir(this.#paths, false) ||
@@ -383,7 +388,7 @@ export class LoopRegistry {
         return next.result;
       }
     }
-    const file = yield* acquire(this.#paths, true, this.#timeoutMs);
+    const file = yield* acquire(this.#paths, true, timeoutMs);
     if (file === undefined) throw new Error("unreachable: exclusive open");
     try {
       const current = readAll(file, this.#paths.file);
@@ -441,7 +446,9 @@ export class LoopRegistry {
   *#cleanAfterRead(): Step<void> {
     if (!this.#canWrite()) return;
     try {
-      yield* this.#clean(() => false);
+      // A read does not wait long to clean: if writers keep the lock busy,
+      // the next read cleans instead.
+      yield* this.#clean(() => false, Math.min(this.#timeoutMs, 100));
     } catch (error) {
       // The OS refuses the write (e.g. another user's 0644 registry): the
       // read still succeeds, with dead entries hidden, not written back.
@@ -449,6 +456,7 @@ export class LoopRegistry {
       const code = (error as { code?: unknown }).code;
       if (
         !(error instanceof Deno.errors.PermissionDenied) &&
+        !(error instanceof LockTimeoutError) &&
         code !== "EROFS" && code !== "ENOSPC" && code !== "EDQUOT"
       ) {
         throw error;
@@ -457,16 +465,23 @@ export class LoopRegistry {
   }
 
   /** Removes proven-dead entries (and `also` ones), returns how many. */
-  *#clean(also: (verdict: Verdict) => boolean): Step<number> {
-    return yield* this.#change((doc) => {
-      const verdicts = this.#verdicts(doc.entries.map((e) => e.entry));
-      const next = withoutEntries(doc, (e) => {
-        const verdict = verdicts.get(e)!;
-        return verdict === "dead" || also(verdict);
-      });
-      const removed = doc.entries.length - next.entries.length;
-      return { doc: removed > 0 ? next : doc, result: removed };
-    });
+  *#clean(
+    also: (verdict: Verdict) => boolean,
+    timeoutMs = this.#timeoutMs,
+  ): Step<number> {
+    return yield* this.#change(
+      (doc) => {
+        const verdicts = this.#verdicts(doc.entries.map((e) => e.entry));
+        const next = withoutEntries(doc, (e) => {
+          const verdict = verdicts.get(e)!;
+          return verdict === "dead" || also(verdict);
+        });
+        const removed = doc.entries.length - next.entries.length;
+        return { doc: removed > 0 ? next : doc, result: removed };
+      },
+      false,
+      timeoutMs,
+    );
   }
 
   *#list(): Step<LoopInfo[]> {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createLoopEntry, LockTimeoutError, LoopRegistry } from "../mod.ts";
 import {
   aliveEnv,
+  deadPid,
   fileIds,
   lines,
   rawEntry,
@@ -252,3 +253,33 @@ Deno.test("a short lockTimeoutMs fails with LockTimeoutError naming the file", a
     assert.equal(await registry.register(next()), "x");
   });
 });
+
+Deno.test("a read does not wait long to clean: a shared holder leaves dead entries in the file", async () => {
+  await using ws = await tempWorkspace();
+  const registry = new LoopRegistry(ws.path, { lockTimeoutMs: 10_000 });
+  await registry.register(
+    createLoopEntry("mine", { id: "mine", workspace: "/ws" }),
+  );
+  await writeDeadEntry(ws);
+  const holder = await holdLock(ws.file, true);
+  try {
+    // The read takes its shared lock beside the holder; the clean-up needs
+    // the exclusive lock, gives up after 100 ms instead of 10 s, and the
+    // read still succeeds with the dead entry hidden.
+    const started = performance.now();
+    assert.deepEqual((await registry.list()).map((e) => e.id), ["mine"]);
+    assert.ok(performance.now() - started < 5_000);
+    assert.deepEqual(await fileIds(ws), ["mine", "dead"]);
+  } finally {
+    await holder.release();
+  }
+  // Once the lock is free, the next read cleans.
+  await registry.list();
+  assert.deepEqual(await fileIds(ws), ["mine"]);
+});
+
+async function writeDeadEntry(ws: { file: string }): Promise<void> {
+  const doc = JSON.parse(await Deno.readTextFile(ws.file));
+  doc.loops.push(rawEntry("dead", await deadPid()));
+  await Deno.writeTextFile(ws.file, JSON.stringify(doc, null, 2));
+}
