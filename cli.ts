@@ -475,7 +475,7 @@ async function runLoop(
 ): Promise<number> {
   const entryId = options.id ?? generateLoopId();
   // Fail before spawning when the registry cannot be used (corrupt file,
-  // missing permission, taken id): the child is only spawned to be kept.
+  // missing permission, taken id), rather than start a loop and kill it.
   if (await registry.get(entryId) !== undefined) {
     throw new Deno.errors.AlreadyExists(
       `Cannot run loop ${
@@ -485,7 +485,7 @@ async function runLoop(
   }
   const dir = dirname(registry.path);
   if (
-    Deno.permissions.querySync({ name: "write", path: registry.path }).state !==
+    Deno.permissions.querySync({ name: "write", path: dir }).state !==
       "granted"
   ) {
     throw new Deno.errors.NotCapable(
@@ -542,10 +542,8 @@ async function runLoop(
       await child.status;
       throw error;
     }
-    const status = await child.status;
-    return status.signal === null
-      ? status.code
-      : 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
+    // Deno reports a child killed by signal N with code 128 + N, as shells do.
+    return (await child.status).code;
   } finally {
     for (const [signal, forward] of forwarded) {
       Deno.removeSignalListener(signal, forward);
