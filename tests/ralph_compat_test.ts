@@ -1,0 +1,109 @@
+// Drop-in compatibility with ralph-orchestrator's Rust registry, against an
+// emulator of its `with_lock` (tests/testdata/ralph_emulator.py): the same
+// flock(2) on loops.json, truncate-then-write, serde's dropping of unknown
+// fields. The real crate cannot be built here (crates.io is out of reach).
+import assert from "node:assert/strict";
+import { createLoopEntry, LoopRegistry } from "../mod.ts";
+import { fileIds, lines, tempWorkspace } from "./testdata/core_helpers.ts";
+
+const EMULATOR = new URL("./testdata/ralph_emulator.py", import.meta.url)
+  .pathname;
+const WORKER = new URL("./testdata/core_worker.ts", import.meta.url).pathname;
+
+function hasPython(): boolean {
+  try {
+    return new Deno.Command("python3", { args: ["--version"] }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+const ignore = !hasPython();
+
+async function ralph(...args: string[]): Promise<void> {
+  const out = await new Deno.Command("python3", { args: [EMULATOR, ...args] })
+    .output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test({
+  name: "ralph reads our padded file and we read ralph's rewrite",
+  ignore,
+  async fn() {
+    await using ws = await tempWorkspace();
+    const registry = new LoopRegistry(ws.path);
+    const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    try {
+      await registry.register(
+        createLoopEntry("ours", { id: "ours", workspace: ws.path }),
+      );
+      // ralph parses our file (trailing page padding included) and rewrites
+      // it its own way: no padding, unknown fields dropped.
+      await ralph(ws.path, "register", "theirs", String(sleeper.pid));
+      const text = await Deno.readTextFile(ws.file);
+      assert.equal(text, text.trimEnd());
+      assert.equal(text.includes("pid_start_time"), false);
+      const listed = await registry.list();
+      assert.deepEqual(listed.map((e) => [e.id, e.status]), [
+        ["ours", "running"],
+        ["theirs", "running"],
+      ]);
+      // Without a recorded identity a pid is never taken for reused.
+      assert.equal(listed[0]!.identity, undefined);
+      // The journal left by our last write does not undo ralph's change.
+      await registry.deregister("ours");
+      assert.deepEqual(await fileIds(ws), ["theirs"]);
+    } finally {
+      sleeper.kill();
+      await sleeper.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "ralph's writers and ours exclude each other: no lost update",
+  ignore,
+  async fn() {
+    await using ws = await tempWorkspace();
+    const count = 40;
+    const children = [
+      ...[0, 1, 2].map((n) =>
+        new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", WORKER, ws.path, "own", String(n), String(count)],
+          stdin: "piped",
+          stdout: "piped",
+        }).spawn()
+      ),
+      ...[0, 1, 2].map((n) =>
+        new Deno.Command("python3", {
+          args: [EMULATOR, ws.path, "own", String(n), String(count)],
+          stdin: "piped",
+          stdout: "piped",
+        }).spawn()
+      ),
+    ];
+    try {
+      for (const child of children) {
+        assert.equal((await lines(child.stdout).next()).value, "done");
+      }
+      // Every process's final entry is there, and nothing else: no write of
+      // one side was lost by the other.
+      assert.deepEqual((await fileIds(ws)).toSorted(), [
+        "final-0",
+        "final-1",
+        "final-2",
+        "ralph-final-0",
+        "ralph-final-1",
+        "ralph-final-2",
+      ]);
+      const listed = await new LoopRegistry(ws.path).list();
+      assert.equal(listed.length, 6);
+      assert.ok(listed.every((e) => e.status === "running"));
+    } finally {
+      for (const child of children) {
+        await child.stdin.close();
+        await child.status;
+      }
+    }
+  },
+});
