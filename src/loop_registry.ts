@@ -300,8 +300,14 @@ export class LoopRegistry {
    * @param workspace The workspace root (the folder that holds `.ralph/`).
    * @param options Lock timeout and liveness probes.
    * @throws {RangeError} If `lockTimeoutMs` is negative or not a number.
+   * @throws {TypeError} If `workspace` is a URL other than a `file:` URL.
    */
   constructor(workspace: string | URL, options: LoopRegistryOptions = {}) {
+    if (workspace instanceof URL && workspace.protocol !== "file:") {
+      throw new TypeError(
+        `Cannot open a registry as the workspace URL is not a file: URL: current value is "${workspace.href}"`,
+      );
+    }
     const path = workspace instanceof URL
       ? decodeURIComponent(workspace.pathname)
       : workspace;

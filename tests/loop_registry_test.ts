@@ -732,3 +732,13 @@ Deno.test("claim() removes its signal handlers when released", async () => {
   assert.equal(child.signal, "SIGTERM", new TextDecoder().decode(child.stdout));
   assert.deepEqual(await readJson(ws), { loops: [] });
 });
+
+Deno.test("LoopRegistry() takes a file: URL and refuses other URLs", () => {
+  const registry = new LoopRegistry(new URL("file:///tmp/some%20ws"));
+  assert.equal(registry.workspace, "/tmp/some ws");
+  assert.equal(registry.path, "/tmp/some ws/.ralph/loops.json");
+  assert.throws(
+    () => new LoopRegistry(new URL("https://example.com/ws")),
+    TypeError,
+  );
+});
