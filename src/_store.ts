@@ -143,9 +143,10 @@ function checkRegularFile(info: Deno.FileInfo, path: string): void {
 }
 
 /**
- * Opens and locks the registry file. Shared locks open read-only and return
- * `undefined` when the file does not exist; exclusive locks create `.ralph`
- * and the file (mode 0600). Waits by yielding, up to `timeoutMs`. After the
+ * Opens and locks the registry file. Shared locks open read-only; exclusive
+ * locks open read-write and, when `create`, create `.ralph` and the file
+ * (mode 0600). Without `create`, returns `undefined` when the file does not
+ * exist. Waits by yielding, up to `timeoutMs`. After the
  * lock is held, checks that the path still names the locked inode (an editor
  * may have replaced the file by rename) and reopens when it does not.
  */
@@ -153,13 +154,14 @@ export function* acquire(
   paths: RegistryPaths,
   exclusive: boolean,
   timeoutMs: number,
+  create: boolean = exclusive,
 ): Step<Deno.FsFile | undefined> {
   const deadline = performance.now() + timeoutMs;
   let wait = 1;
   for (let attempt = 0;; attempt++) {
-    if (!ensureDir(paths, exclusive)) return undefined;
+    if (!ensureDir(paths, create)) return undefined;
     const before = lstatOrUndefined(paths.file, paths);
-    if (before === undefined && !exclusive) return undefined;
+    if (before === undefined && !create) return undefined;
     if (before !== undefined) checkRegularFile(before, paths.file);
     let file: Deno.FsFile;
     try {
@@ -167,12 +169,12 @@ export function* acquire(
         ? Deno.openSync(paths.file, {
           read: true,
           write: true,
-          create: true,
+          create,
           mode: 0o600,
         })
         : Deno.openSync(paths.file, { read: true });
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound && !exclusive) return undefined;
+      if (error instanceof Deno.errors.NotFound && !create) return undefined;
       throw permissionError(
         error,
         exclusive ? "write" : "read",

@@ -382,10 +382,8 @@ export class LoopRegistry {
     create = false,
     timeoutMs = this.#timeoutMs,
   ): Step<T> {
-    if (
-      !create && (!ensureDir(this.#paths, false) ||
-        lstatOrUndefined(this.#paths.file, this.#paths) === undefined)
-    ) {
+    const file = yield* acquire(this.#paths, true, timeoutMs, create);
+    if (file === undefined) {
       // Nothing to remove from a registry that does not exist: do not create
       // one. (A creation racing with this check orders before it.)
       const empty = emptyDoc();
@@ -393,9 +391,8 @@ export class LoopRegistry {
       if (next.doc === empty || next.doc.entries.length === 0) {
         return next.result;
       }
+      return yield* this.#change(change, true, timeoutMs);
     }
-    const file = yield* acquire(this.#paths, true, timeoutMs);
-    if (file === undefined) throw new Error("unreachable: exclusive open");
     try {
       const current = readAll(file, this.#paths.file);
       const journal = readJournal(this.#paths);
