@@ -660,6 +660,38 @@ export class LoopRegistry {
   }
 
   /**
+   * Sync twin of {@linkcode LoopRegistry.prototype.claim}.
+   *
+   * @param prompt The prompt or task of the loop.
+   * @param options The id, worktree and signal handling.
+   * @returns A handle whose disposal deregisters the loop.
+   *
+   * @example Claim synchronously
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = Deno.makeTempDirSync();
+   * const registry = new LoopRegistry(workspace);
+   * {
+   *   using loop = registry.claimSync("task", { handleSignals: false });
+   *   assert.equal(registry.getSync(loop.id)?.status, "running");
+   * }
+   * assert.deepEqual(registry.listSync(), []);
+   * Deno.removeSync(workspace, { recursive: true });
+   * ```
+   */
+  claimSync(prompt: string, options: ClaimOptions = {}): LoopClaim {
+    const entry = createLoopEntry(prompt, {
+      id: options.id,
+      workspace: this.#paths.workspace,
+      worktreePath: options.worktreePath,
+    });
+    this.registerSync(entry);
+    return new LoopClaim(this, entry, options.handleSignals ?? true);
+  }
+
+  /**
    * Moves a corrupt registry aside to `loops.json.corrupt-<time>` and starts
    * an empty one. A healthy registry is left as it is (a torn write is rolled
    * forward). A directory or FIFO in the file's place is renamed aside. A
@@ -1024,6 +1056,26 @@ export class LoopRegistry {
    */
   inspect(id: string): Promise<LoopInspection | undefined> {
     return runAsync(this.#inspect(id));
+  }
+
+  /**
+   * Sync twin of {@linkcode LoopRegistry.prototype.inspect}.
+   *
+   * @param id The loop id.
+   * @returns The entry with `liveness` and `reason`, or `undefined`.
+   *
+   * @example Inspect synchronously
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = Deno.makeTempDirSync();
+   * assert.equal(new LoopRegistry(workspace).inspectSync("x"), undefined);
+   * Deno.removeSync(workspace, { recursive: true });
+   * ```
+   */
+  inspectSync(id: string): LoopInspection | undefined {
+    return runSync(this.#inspect(id));
   }
 
   /**
