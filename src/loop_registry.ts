@@ -11,7 +11,6 @@ import {
   acquire,
   clearJournal,
   effectiveContent,
-  ensureDir,
   lstatOrUndefined,
   MAX_REGISTRY_BYTES,
   permissionError,
