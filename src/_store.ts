@@ -296,6 +296,7 @@ export function parseJournal(bytes: Uint8Array): Journal | undefined {
     " ",
   );
   if (header.length !== 4 || header[0] !== JOURNAL_MAGIC) return undefined;
+  if (!header.slice(1).every((f) => /^\d{1,10}$/.test(f))) return undefined;
   const [beforeLength, afterLength, crc] = header.slice(1).map(Number);
   const start = newline + 1;
   if (
@@ -339,8 +340,15 @@ export function readJournal(paths: RegistryPaths): Uint8Array | undefined {
     const fields = new TextDecoder().decode(head.subarray(0, newline)).split(
       " ",
     );
+    // A hostile or damaged header (negative, fractional or huge lengths) is
+    // no record at all.
+    if (
+      fields.length !== 4 || !fields.slice(1).every((f) => /^\d{1,10}$/.test(f))
+    ) {
+      return undefined;
+    }
     const total = newline + 1 + Number(fields[1]) + Number(fields[2]);
-    if (!Number.isSafeInteger(total) || total > JOURNAL_LIMIT) return undefined;
+    if (total > JOURNAL_LIMIT) return undefined;
     if (total > info.size) return undefined; // torn: the write never ended
     const record = new Uint8Array(total);
     record.set(head.subarray(0, Math.min(head.length, total)));

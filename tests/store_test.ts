@@ -556,3 +556,29 @@ Deno.test("kill -9 at random instants loses no acknowledged change", async () =>
     maybe.clear();
   }
 });
+
+Deno.test("a hostile journal header is no record at all", async (t) => {
+  for (
+    const header of [
+      "loops-journal-v1 -100 150 0",
+      "loops-journal-v1 -500 100 0",
+      "loops-journal-v1 1.5 2 0",
+      "loops-journal-v1 99999999999 2 0",
+      "loops-journal-v1 1 2",
+      "loops-journal-v1 1 2 3 4",
+    ]
+  ) {
+    await t.step(header, async () => {
+      await using ws = await tempWorkspace();
+      await registry(ws).register(fake("a", 7001));
+      const before = await Deno.readFile(ws.file);
+      await Deno.writeTextFile(ws.journal, `${header}\n${"x".repeat(300)}`);
+      assert.deepEqual((await registry(ws).list()).map((e) => e.id), ["a"]);
+      assert.deepEqual(await Deno.readFile(ws.file), before);
+      assert.equal(
+        parseJournal(new TextEncoder().encode(`${header}\n`)),
+        undefined,
+      );
+    });
+  }
+});
