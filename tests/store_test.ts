@@ -6,6 +6,7 @@ import {
   LoopRegistry,
 } from "../mod.ts";
 import {
+  checksum,
   effectiveContent,
   isTornWrite,
   parseJournal,
@@ -134,21 +135,33 @@ Deno.test("isTornWrite() recognizes exactly the torn states", async (t) => {
 function journalBytes(
   before: Uint8Array,
   after: Uint8Array,
-  crc?: number,
+  sum?: number,
 ): Uint8Array {
   // Same format as _store.ts: header, old bytes, new bytes.
-  let c = 0xffffffff;
-  for (const byte of [...before, ...after]) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
   const header = encoder.encode(
-    `loops-journal-v1 ${before.length} ${after.length} ${
-      crc ?? (c ^ 0xffffffff) >>> 0
+    `loops-journal-v2 ${before.length} ${after.length} ${
+      sum ?? checksum(before, after)
     }\n`,
   );
   return new Uint8Array([...header, ...before, ...after]);
 }
+
+Deno.test("checksum() tells apart what a torn or damaged record differs in", () => {
+  const a = encoder.encode("0123456789abcdef0123");
+  const sums = new Set<number>();
+  sums.add(checksum(a));
+  for (let i = 0; i < a.length; i++) {
+    const flipped = a.slice();
+    flipped[i] = flipped[i]! ^ 1;
+    sums.add(checksum(flipped));
+  }
+  sums.add(checksum(a.subarray(0, a.length - 1)));
+  sums.add(checksum(new Uint8Array([...a, 0])));
+  assert.equal(sums.size, a.length + 3);
+  // Unaligned views hash like the same bytes aligned.
+  const wide = new Uint8Array([9, ...a]);
+  assert.equal(checksum(wide.subarray(1)), checksum(a));
+});
 
 Deno.test("parseJournal() accepts a valid journal only", () => {
   const before = encoder.encode("old");
@@ -399,7 +412,7 @@ Deno.test("a torn file with a bad journal is refused and untouched", async () =>
   const torn = spliced(parsed.before, parsed.after);
   await Deno.writeFile(ws.file, torn);
   const bad = journal.slice();
-  bad[bad.length - 1] = bad.at(-1)! ^ 0xff; // CRC no longer matches
+  bad[bad.length - 1] = bad.at(-1)! ^ 0xff; // checksum no longer matches
   await Deno.writeFile(ws.journal, bad);
   const before = await snapshot(ws.file);
   await assertAllRefused(ws, ws.file, /not valid JSON/);
@@ -560,12 +573,12 @@ Deno.test("kill -9 at random instants loses no acknowledged change", async () =>
 Deno.test("a hostile journal header is no record at all", async (t) => {
   for (
     const header of [
-      "loops-journal-v1 -100 150 0",
-      "loops-journal-v1 -500 100 0",
-      "loops-journal-v1 1.5 2 0",
-      "loops-journal-v1 99999999999 2 0",
-      "loops-journal-v1 1 2",
-      "loops-journal-v1 1 2 3 4",
+      "loops-journal-v2 -100 150 0",
+      "loops-journal-v2 -500 100 0",
+      "loops-journal-v2 1.5 2 0",
+      "loops-journal-v2 99999999999 2 0",
+      "loops-journal-v2 1 2",
+      "loops-journal-v2 1 2 3 4",
     ]
   ) {
     await t.step(header, async () => {

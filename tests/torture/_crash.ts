@@ -137,7 +137,7 @@ function journalTotal(journalPath: string): number | undefined {
   }
   const newline = head.indexOf(10);
   if (newline < 0) return undefined;
-  // `loops-journal-v1 <lenBefore> <lenAfter> <crc32>`
+  // `loops-journal-v2 <lenBefore> <lenAfter> <checksum>`
   const [, before, after] = new TextDecoder().decode(head.subarray(0, newline))
     .split(" ").map(Number);
   return newline + 1 + before! + after!;
