@@ -16,8 +16,10 @@ import cfg from "./deno.json" with { type: "json" };
 import {
   CorruptRegistryError,
   createLoopEntry,
+  explainProcess,
   findWorkspace,
   generateLoopId,
+  isValidLoopId,
   isValidPid,
   LockTimeoutError,
   type LoopInfo,
@@ -457,8 +459,7 @@ const commands: Record<string, Command> = {
 };
 
 function checkId(id: string): void {
-  // deno-lint-ignore no-control-regex
-  if (id === "" || id.length > 256 || /[\u0000-\u001f\u007f]/.test(id)) {
+  if (!isValidLoopId(id)) {
     throw new UsageError(
       `Cannot use --id as it must have 1 to 256 characters and no control characters: current value is ${
         JSON.stringify(id)
@@ -630,11 +631,14 @@ async function stopLoop(
     );
     return 0;
   }
+  // Polls the process, not the registry: its identity was verified above,
+  // so "dead" here also covers its pid being reused meanwhile.
   const waitGone = async (seconds: number) => {
     const deadline = Date.now() + seconds * 1000;
     for (;;) {
-      const loop = await registry.inspect(id);
-      if (loop === undefined || loop.liveness === "dead") return true;
+      if (explainProcess(first.pid, first.identity).liveness === "dead") {
+        return true;
+      }
       if (Date.now() >= deadline) return false;
       await sleep(50);
     }

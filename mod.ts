@@ -32,6 +32,7 @@ export {
   createLoopEntry,
   type CreateLoopEntryOptions,
   generateLoopId,
+  isValidLoopId,
   type LoopEntry,
   type LoopInfo,
   type LoopStatus,

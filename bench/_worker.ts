@@ -15,6 +15,7 @@ import {
   LoopRegistry,
   type RegistryEnv,
 } from "../mod.ts";
+import { lineReader } from "./_lines.ts";
 
 const n = Number(Deno.args[0]);
 const encoder = new TextEncoder();
@@ -28,22 +29,7 @@ async function send(line: string): Promise<void> {
   }
 }
 
-const reader = Deno.stdin.readable.pipeThrough(new TextDecoderStream())
-  .getReader();
-let buffered = "";
-async function nextLine(): Promise<string | undefined> {
-  for (;;) {
-    const newline = buffered.indexOf("\n");
-    if (newline >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      return line;
-    }
-    const { value, done } = await reader.read();
-    if (done) return undefined;
-    buffered += value;
-  }
-}
+const nextLine = lineReader(Deno.stdin.readable);
 
 const stubbedEnv: RegistryEnv = {
   ...defaultRegistryEnv,

@@ -50,6 +50,7 @@ import {
   type Results,
   type SingleResult,
 } from "./_report.ts";
+import { lineReader } from "./_lines.ts";
 
 const SIZES = [1, 100, 10_000];
 const PROCESSES = [1, 2, 4, 8];
@@ -260,22 +261,15 @@ async function single(
   };
 }
 
-/** A line reader over a child's stdout. */
+/** A line reader over a worker's stdout that fails when the worker exits. */
 function lines(stream: ReadableStream<Uint8Array>): () => Promise<string> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
+  const next = lineReader(stream);
   return async () => {
-    for (;;) {
-      const newline = buffered.indexOf("\n");
-      if (newline >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        return line;
-      }
-      const { value, done } = await reader.read();
-      if (done) throw new Error("Cannot read from worker as it exited");
-      buffered += value;
+    const line = await next();
+    if (line === undefined) {
+      throw new Error("Cannot read from worker as it exited");
     }
+    return line;
   };
 }
 

@@ -158,12 +158,18 @@ export function encodeRegistry(
   return encoder.encode(text);
 }
 
-/** Returns a document without the entries `drop` selects. */
+/**
+ * Returns a document without the entries `drop` selects: `doc` itself when
+ * it selects none, so that callers tell "changed" by identity.
+ */
 export function withoutEntries(
   doc: RegistryDoc,
   drop: (entry: LoopEntry) => boolean,
 ): RegistryDoc {
-  return { top: doc.top, entries: doc.entries.filter((e) => !drop(e.entry)) };
+  const entries = doc.entries.filter((e) => !drop(e.entry));
+  return entries.length === doc.entries.length
+    ? doc
+    : { top: doc.top, entries };
 }
 
 /** Returns a document with `entry` appended. */

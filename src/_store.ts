@@ -142,6 +142,14 @@ function checkRegularFile(info: Deno.FileInfo, path: string): void {
   }
 }
 
+/** A registry file opened and locked by {@linkcode acquire}. */
+export interface Locked {
+  /** The open file, holding the lock. */
+  file: Deno.FsFile;
+  /** Its fstat, taken once the lock was held (size, mode, inode). */
+  info: Deno.FileInfo;
+}
+
 /**
  * Opens and locks the registry file. Shared locks open read-only; exclusive
  * locks open read-write and, when `create`, create `.ralph` and the file
@@ -155,7 +163,7 @@ export function* acquire(
   exclusive: boolean,
   timeoutMs: number,
   create: boolean = exclusive,
-): Step<Deno.FsFile | undefined> {
+): Step<Locked | undefined> {
   const deadline = performance.now() + timeoutMs;
   let wait = 1;
   for (let attempt = 0;; attempt++) {
@@ -191,14 +199,13 @@ export function* acquire(
         wait = Math.min(wait * 2, 8);
       }
       const held = file.statSync();
-      knownSizes.set(file, held.size);
       const now = lstatOrUndefined(paths.file, paths);
       if (
         now !== undefined && !now.isSymlink && now.ino === held.ino &&
         now.dev === held.dev
       ) {
         if (!held.isFile) checkRegularFile(held, paths.file);
-        return file;
+        return { file, info: held };
       }
     } catch (error) {
       file.close();
@@ -213,27 +220,26 @@ export function* acquire(
   }
 }
 
-// Sizes seen by `acquire` right after locking, so that `readAll` of a file
-// just opened needs neither another fstat nor a seek.
-const knownSizes = new WeakMap<Deno.FsFile, number>();
-
-/** Reads the whole file, refusing one over `limit` bytes. */
-export function readAll(
-  file: Deno.FsFile,
+/**
+ * Reads the whole of a file just locked by {@linkcode acquire}, refusing one
+ * over `limit` bytes. The size comes from the fstat taken after locking, and
+ * the new descriptor is at offset 0: no further fstat or seek.
+ */
+export function readLocked(
+  { file, info }: Locked,
   path: string,
   limit: number = MAX_REGISTRY_BYTES,
 ): Uint8Array {
-  const known = knownSizes.get(file);
-  knownSizes.delete(file);
-  const size = known ?? file.statSync().size;
+  const size = info.size;
   if (size > limit) {
     throw new CorruptRegistryError(
       path,
-      `it is ${size} bytes, over the ${MAX_REGISTRY_BYTES} byte (16 MiB) limit`,
+      `it is ${size} bytes, over the ${limit} byte (${
+        limit / 2 ** 20
+      } MiB) limit`,
       { cause: new RangeError(`Registry size ${size} exceeds the limit`) },
     );
   }
-  if (known === undefined) file.seekSync(0, Deno.SeekMode.Start);
   let buffer = new Uint8Array(size + 1);
   let length = 0;
   for (;;) {
@@ -241,7 +247,7 @@ export function readAll(
       if (length > limit) {
         throw new CorruptRegistryError(
           path,
-          `it grew over the ${MAX_REGISTRY_BYTES} byte (16 MiB) limit`,
+          `it grew over the ${limit} byte (${limit / 2 ** 20} MiB) limit`,
           { cause: new RangeError("Registry size exceeds the limit") },
         );
       }
@@ -474,7 +480,7 @@ export type WriteHook = (
  * changes, so its fdatasync seldom has metadata to commit.
  */
 export function writeDurably(
-  file: Deno.FsFile,
+  { file, info }: Locked,
   paths: RegistryPaths,
   before: Uint8Array,
   after: Uint8Array,
@@ -499,7 +505,7 @@ export function writeDurably(
   }
   // The journal holds the registry's bytes: whoever may read loops.json may
   // read the journal (a reader needs it to detect a torn write).
-  const mode = (file.statSync().mode ?? 0o600) & 0o666;
+  const mode = (info.mode ?? 0o600) & 0o666;
   const header = new TextEncoder().encode(
     `${JOURNAL_MAGIC} ${before.length} ${after.length} ${
       checksum(before, after)
@@ -580,15 +586,16 @@ export function writeDurably(
  * the new bytes while the file is torn.
  */
 export function rollForward(
-  file: Deno.FsFile,
+  { file }: Locked,
   paths: RegistryPaths,
+  current: Uint8Array,
   after: Uint8Array,
   hook?: WriteHook,
 ): void {
   file.seekSync(0, Deno.SeekMode.Start);
   writeAll(file, after);
   hook?.("write");
-  if (file.statSync().size > after.length) file.truncateSync(after.length);
+  if (current.length > after.length) file.truncateSync(after.length);
   hook?.("truncate");
   file.syncDataSync();
   hook?.("sync");
@@ -607,9 +614,35 @@ export function clearJournal(paths: RegistryPaths): void {
 }
 
 /** Unlocks and closes a file taken by {@linkcode acquire}. */
-export function release(file: Deno.FsFile): void {
+export function release({ file }: Locked): void {
   // Closing the only descriptor of the open file releases its flock: an
   // explicit unlock would be one more system call for nothing.
-  knownSizes.delete(file);
   file.close();
+}
+
+/** Writes `bytes` to a new file `path` (mode 0600) and syncs it. */
+export function writeNewFile(
+  paths: RegistryPaths,
+  path: string,
+  bytes: Uint8Array,
+): void {
+  guarded("write", paths, `write "${path}"`, () => {
+    using copy = Deno.openSync(path, {
+      write: true,
+      createNew: true,
+      mode: 0o600,
+    });
+    writeAll(copy, bytes);
+    copy.syncDataSync();
+  });
+}
+
+/** Renames whatever is at the registry's path (not a file) to `path`. */
+export function moveAside(paths: RegistryPaths, path: string): void {
+  guarded(
+    "write",
+    paths,
+    `move "${paths.file}"`,
+    () => Deno.renameSync(paths.file, path),
+  );
 }

@@ -71,6 +71,31 @@ export interface CreateLoopEntryOptions {
   started?: Date;
 }
 
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Whether `id` may name a new loop: a string of 1 to 256 characters with no
+ * control characters. (Entries read from a file are taken as they are.)
+ *
+ * @param id The value to check.
+ * @returns `true` when `id` is a valid loop id.
+ *
+ * @example Check ids
+ * ```ts
+ * import { isValidLoopId } from "@loops/registry";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isValidLoopId("loop-1764508593-a3f2"), true);
+ * assert.equal(isValidLoopId(""), false);
+ * assert.equal(isValidLoopId("a\nb"), false);
+ * ```
+ */
+export function isValidLoopId(id: unknown): id is string {
+  return typeof id === "string" && id.length >= 1 && id.length <= 256 &&
+    !CONTROL.test(id);
+}
+
 /**
  * Generates a loop id in ralph's form `loop-{unix seconds}-{4 hex}`, the hex
  * digits from a cryptographic random source.

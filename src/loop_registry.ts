@@ -13,9 +13,9 @@ import {
   effectiveContent,
   lstatOrUndefined,
   MAX_REGISTRY_BYTES,
-  permissionError,
-  readAll,
+  moveAside,
   readJournal,
+  readLocked,
   type RegistryPaths,
   registryPaths,
   release,
@@ -26,6 +26,7 @@ import {
   WRITE_HOOK,
   writeDurably,
   type WriteHook,
+  writeNewFile,
 } from "./_store.ts";
 import {
   CorruptRegistryError,
@@ -35,6 +36,7 @@ import {
 import { LoopClaim } from "./loop_claim.ts";
 import {
   createLoopEntry,
+  isValidLoopId,
   type LoopEntry,
   type LoopInfo,
   type LoopStatus,
@@ -177,30 +179,10 @@ type Verdict = LoopStatus | "dead";
 
 const REPAIR_READ_LIMIT = 1024 * 1024 * 1024;
 
-function guardedWrite(paths: RegistryPaths, fn: () => void): void {
-  try {
-    fn();
-  } catch (error) {
-    throw permissionError(error, "write", paths.dir, `repair "${paths.file}"`);
-  }
-}
-
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
 function checkEntry(entry: LoopEntry): void {
-  if (
-    typeof entry.id !== "string" || entry.id === "" || entry.id.length > 256
-  ) {
+  if (!isValidLoopId(entry.id)) {
     throw new RangeError(
-      `Cannot register loop as its id must have 1 to 256 characters: current value is ${
-        JSON.stringify(entry.id)
-      }`,
-    );
-  }
-  if (CONTROL.test(entry.id)) {
-    throw new RangeError(
-      `Cannot register loop as its id has control characters: current value is ${
+      `Cannot register loop as its id must have 1 to 256 characters and no control characters: current value is ${
         JSON.stringify(entry.id)
       }`,
     );
@@ -332,17 +314,26 @@ export class LoopRegistry {
     return this.#paths.file;
   }
 
-  #verdicts(entries: LoopEntry[]): Map<LoopEntry, Verdict> {
-    const byPid = new Map<string, Liveness>();
-    const verdicts = new Map<LoopEntry, Verdict>();
-    for (const entry of entries) {
+  /** A probe for one call: each pid (with its identity) is probed once. */
+  #prober(options?: ProbeOptions): (entry: LoopEntry) => Liveness {
+    const memo = new Map<string, Liveness>();
+    return (entry) => {
       const key =
         `${entry.pid}:${entry.identity?.startTime}:${entry.identity?.bootId}`;
-      let liveness = byPid.get(key);
+      let liveness = memo.get(key);
       if (liveness === undefined) {
-        liveness = this.#env.probe(entry.pid, entry.identity);
-        byPid.set(key, liveness);
+        liveness = this.#env.probe(entry.pid, entry.identity, options);
+        memo.set(key, liveness);
       }
+      return liveness;
+    };
+  }
+
+  #verdicts(entries: LoopEntry[]): Map<LoopEntry, Verdict> {
+    const probe = this.#prober();
+    const verdicts = new Map<LoopEntry, Verdict>();
+    for (const entry of entries) {
+      const liveness = probe(entry);
       let verdict: Verdict = liveness === "alive" ? "running" : liveness;
       if (
         verdict === "running" && entry.worktreePath !== undefined &&
@@ -355,24 +346,15 @@ export class LoopRegistry {
     return verdicts;
   }
 
-  /** A predicate telling proven-dead entries, probing each pid once. */
+  /**
+   * A predicate telling proven-dead entries, for changes. Every other entry
+   * is checked on every change, so only the cheap proof of death (no such
+   * pid) is used; reused pids and zombies are dropped by list, get and
+   * cleanStale.
+   */
   #deadTest(): (entry: LoopEntry) => boolean {
-    const memo = new Map<string, boolean>();
-    return (entry) => {
-      const key =
-        `${entry.pid}:${entry.identity?.startTime}:${entry.identity?.bootId}`;
-      let dead = memo.get(key);
-      if (dead === undefined) {
-        // Inside a change, every other entry is checked on every call: only
-        // the cheap proof of death (no such pid) is used there; reused pids
-        // and zombies are dropped by list, get and cleanStale.
-        dead = this.#env.probe(entry.pid, entry.identity, {
-          signalOnly: true,
-        }) === "dead";
-        memo.set(key, dead);
-      }
-      return dead;
-    };
+    const probe = this.#prober({ signalOnly: true });
+    return (entry) => probe(entry) === "dead";
   }
 
   /** Exclusive lock, read, change, write when changed. */
@@ -381,30 +363,24 @@ export class LoopRegistry {
     create = false,
     timeoutMs = this.#timeoutMs,
   ): Step<T> {
-    const file = yield* acquire(this.#paths, true, timeoutMs, create);
-    if (file === undefined) {
-      // Nothing to remove from a registry that does not exist: do not create
-      // one. (A creation racing with this check orders before it.)
-      const empty = emptyDoc();
-      const next = change(empty);
-      if (next.doc === empty || next.doc.entries.length === 0) {
-        return next.result;
-      }
-      return yield* this.#change(change, true, timeoutMs);
-    }
+    const locked = yield* acquire(this.#paths, true, timeoutMs, create);
+    // Only removals pass `create = false`: from a registry that does not
+    // exist there is nothing to remove, and none is created. (A creation
+    // racing with this orders after it.)
+    if (locked === undefined) return change(emptyDoc()).result;
     try {
-      const current = readAll(file, this.#paths.file);
+      const current = readLocked(locked, this.#paths.file);
       const journal = readJournal(this.#paths);
       const { bytes, torn } = effectiveContent(current, journal);
       const doc = decodeRegistry(bytes, this.#paths.file);
       // Finish an interrupted write first, so that a failure of this change
       // can only fall back to a consistent state.
-      if (torn) rollForward(file, this.#paths, bytes, this.#hook);
+      if (torn) rollForward(locked, this.#paths, current, bytes, this.#hook);
       else if (journal !== undefined) clearJournal(this.#paths);
       const next = change(doc);
       if (next.doc !== doc) {
         writeDurably(
-          file,
+          locked,
           this.#paths,
           bytes,
           encodeRegistry(next.doc, this.#paths.file),
@@ -413,28 +389,23 @@ export class LoopRegistry {
       }
       return next.result;
     } finally {
-      release(file);
+      release(locked);
     }
   }
 
   /** Shared lock and read; the content a torn write was meant to leave. */
   *#read(): Step<{ doc: RegistryDoc; torn: boolean }> {
-    const file = yield* acquire(this.#paths, false, this.#timeoutMs);
-    if (file === undefined) {
-      return {
-        doc: decodeRegistry(new Uint8Array(), this.#paths.file),
-        torn: false,
-      };
-    }
+    const locked = yield* acquire(this.#paths, false, this.#timeoutMs);
+    if (locked === undefined) return { doc: emptyDoc(), torn: false };
     try {
-      const current = readAll(file, this.#paths.file);
+      const current = readLocked(locked, this.#paths.file);
       const { bytes, torn } = effectiveContent(
         current,
         readJournal(this.#paths),
       );
       return { doc: decodeRegistry(bytes, this.#paths.file), torn };
     } finally {
-      release(file);
+      release(locked);
     }
   }
 
@@ -478,8 +449,7 @@ export class LoopRegistry {
           const verdict = verdicts.get(e)!;
           return verdict === "dead" || also(verdict);
         });
-        const removed = doc.entries.length - next.entries.length;
-        return { doc: removed > 0 ? next : doc, result: removed };
+        return { doc: next, result: doc.entries.length - next.entries.length };
       },
       false,
       timeoutMs,
@@ -533,29 +503,21 @@ export class LoopRegistry {
     }, true);
   }
 
-  *#deregister(id: string): Step<void> {
-    const found = yield* this.#change((doc) => {
+  /** Removes the entries `match` selects (and proven-dead ones). */
+  *#remove(match: (entry: LoopEntry) => boolean): Step<boolean> {
+    return yield* this.#change((doc) => {
       const isDead = this.#deadTest();
-      const next = withoutEntries(doc, (e) => e.id === id || isDead(e));
-      const found = doc.entries.some((e) => e.entry.id === id);
       return {
-        doc: next.entries.length === doc.entries.length ? doc : next,
-        result: found,
+        doc: withoutEntries(doc, (e) => match(e) || isDead(e)),
+        result: doc.entries.some((e) => match(e.entry)),
       };
     });
-    if (!found) throw new LoopNotFoundError(id, this.#paths.file);
   }
 
-  *#deregisterPid(pid: number): Step<boolean> {
-    return yield* this.#change((doc) => {
-      const found = doc.entries.some((e) => e.entry.pid === pid);
-      const isDead = this.#deadTest();
-      const next = withoutEntries(doc, (e) => e.pid === pid || isDead(e));
-      return {
-        doc: next.entries.length === doc.entries.length ? doc : next,
-        result: found,
-      };
-    });
+  *#deregister(id: string): Step<void> {
+    if (!(yield* this.#remove((e) => e.id === id))) {
+      throw new LoopNotFoundError(id, this.#paths.file);
+    }
   }
 
   *#repair(): Step<string | undefined> {
@@ -573,40 +535,28 @@ export class LoopRegistry {
     }`;
     if (info !== undefined && !info.isFile) {
       // A directory or FIFO cannot be locked or rewritten in place: move it.
-      guardedWrite(paths, () => Deno.renameSync(paths.file, aside));
+      moveAside(paths, aside);
       return aside;
     }
-    const file = yield* acquire(paths, true, this.#timeoutMs);
-    if (file === undefined) throw new Error("unreachable: exclusive open");
+    const locked = yield* acquire(paths, true, this.#timeoutMs);
+    if (locked === undefined) throw new Error("unreachable: exclusive open");
     try {
-      const current = readAll(file, paths.file, REPAIR_READ_LIMIT);
+      const current = readLocked(locked, paths.file, REPAIR_READ_LIMIT);
       try {
         const { bytes, torn } = effectiveContent(current, readJournal(paths));
-        const doc = decodeRegistry(bytes, paths.file);
         if (bytes.length > MAX_REGISTRY_BYTES) {
           throw new CorruptRegistryError(paths.file, "it is over 16 MiB");
         }
         // Encoding proves the content can be written back (nesting depth).
-        encodeRegistry(doc, paths.file);
-        if (torn) rollForward(file, paths, bytes);
+        encodeRegistry(decodeRegistry(bytes, paths.file), paths.file);
+        if (torn) rollForward(locked, paths, current, bytes);
         return undefined;
       } catch (error) {
         if (!(error instanceof CorruptRegistryError)) throw error;
       }
-      guardedWrite(paths, () => {
-        using copy = Deno.openSync(aside, {
-          write: true,
-          createNew: true,
-          mode: 0o600,
-        });
-        let offset = 0;
-        while (offset < current.length) {
-          offset += copy.writeSync(current.subarray(offset));
-        }
-        copy.syncDataSync();
-      });
+      writeNewFile(paths, aside, current);
       writeDurably(
-        file,
+        locked,
         paths,
         current,
         encodeRegistry(emptyDoc()),
@@ -614,7 +564,7 @@ export class LoopRegistry {
       );
       return aside;
     } finally {
-      release(file);
+      release(locked);
     }
   }
 
@@ -649,13 +599,17 @@ export class LoopRegistry {
    * ```
    */
   async claim(prompt: string, options: ClaimOptions = {}): Promise<LoopClaim> {
-    const entry = createLoopEntry(prompt, {
+    const entry = this.#claimEntry(prompt, options);
+    await this.register(entry);
+    return new LoopClaim(this, entry, options.handleSignals ?? true);
+  }
+
+  #claimEntry(prompt: string, options: ClaimOptions): LoopEntry {
+    return createLoopEntry(prompt, {
       id: options.id,
       workspace: this.#paths.workspace,
       worktreePath: options.worktreePath,
     });
-    await this.register(entry);
-    return new LoopClaim(this, entry, options.handleSignals ?? true);
   }
 
   /**
@@ -681,11 +635,7 @@ export class LoopRegistry {
    * ```
    */
   claimSync(prompt: string, options: ClaimOptions = {}): LoopClaim {
-    const entry = createLoopEntry(prompt, {
-      id: options.id,
-      workspace: this.#paths.workspace,
-      worktreePath: options.worktreePath,
-    });
+    const entry = this.#claimEntry(prompt, options);
     this.registerSync(entry);
     return new LoopClaim(this, entry, options.handleSignals ?? true);
   }
@@ -866,7 +816,7 @@ export class LoopRegistry {
    * ```
    */
   deregisterCurrentProcess(): Promise<boolean> {
-    return runAsync(this.#deregisterPid(Deno.pid));
+    return runAsync(this.#remove((e) => e.pid === Deno.pid));
   }
 
   /**
@@ -886,7 +836,7 @@ export class LoopRegistry {
    * ```
    */
   deregisterCurrentProcessSync(): boolean {
-    return runSync(this.#deregisterPid(Deno.pid));
+    return runSync(this.#remove((e) => e.pid === Deno.pid));
   }
 
   /**
@@ -1098,7 +1048,7 @@ export class LoopRegistry {
    * ```
    */
   deregisterPid(pid: number): Promise<boolean> {
-    return runAsync(this.#deregisterPid(pid));
+    return runAsync(this.#remove((e) => e.pid === pid));
   }
 
   /**
@@ -1118,7 +1068,7 @@ export class LoopRegistry {
    * ```
    */
   deregisterPidSync(pid: number): boolean {
-    return runSync(this.#deregisterPid(pid));
+    return runSync(this.#remove((e) => e.pid === pid));
   }
 
   /**

@@ -742,3 +742,32 @@ Deno.test("LoopRegistry() takes a file: URL and refuses other URLs", () => {
     TypeError,
   );
 });
+
+Deno.test("watch() sees a registry created after it started, without polling", async () => {
+  await using ws = await tempWorkspace();
+  const registry = new LoopRegistry(ws.path);
+  const controller = new AbortController();
+  // Liveness refresh far off: only the file-system watch can report it.
+  const guard = setTimeout(() => controller.abort(), 20_000);
+  const seen: string[][] = [];
+  try {
+    for await (
+      const loops of registry.watch({
+        signal: controller.signal,
+        intervalMs: 600_000,
+      })
+    ) {
+      seen.push(loops.map((e) => e.id));
+      if (seen.length === 1) {
+        await registry.register(
+          createLoopEntry("w", { id: "w", workspace: ws.path }),
+        );
+      } else {
+        controller.abort();
+      }
+    }
+  } finally {
+    clearTimeout(guard);
+  }
+  assert.deepEqual(seen, [[], ["w"]]);
+});

@@ -1,6 +1,7 @@
 // Shared helpers for the CLI tests (not a test file itself): run `cli.ts` as a
 // real process, temporary workspaces, sleeping processes to register.
 import assert from "node:assert/strict";
+export { deadPid } from "./core_helpers.ts";
 
 /** The CLI entry point. */
 export const CLI = new URL("../../cli.ts", import.meta.url).pathname;
@@ -215,17 +216,6 @@ export async function sleeper(
       await status;
     },
   };
-}
-
-/** The pid of a process that has exited and been reaped. */
-export async function deadPid(): Promise<number> {
-  const child = new Deno.Command("true", {
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  await child.status;
-  return child.pid;
 }
 
 /** Whether a process exists (a zombie counts), probed without a signal. */
