@@ -11,7 +11,7 @@ import {
 } from "../../mod.ts";
 import { withHook } from "./_common.ts";
 
-const FIXTURES = new URL("../testdata/hostile/", import.meta.url).pathname;
+const FIXTURES = new URL("../fixtures/hostile/", import.meta.url).pathname;
 const MIB = 1024 * 1024;
 
 /** What a call must give: the ids list() returns, or an error. */
@@ -19,7 +19,7 @@ export type Outcome = { ids: string[] } | { error: RegExp };
 
 /** One hostile registry. */
 export interface HostileCase {
-  /** Fixture `tests/testdata/hostile/<name>.registry`, unless `make` is set. */
+  /** Fixture `tests/fixtures/hostile/<name>.registry`, unless `make` is set. */
   name: string;
   /** What is in the file's place. */
   what: string;

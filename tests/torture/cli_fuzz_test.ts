@@ -1,5 +1,5 @@
 // CLI argument fuzz (issue 5): generated argument vectors, run through `main`
-// in one child process (tests/testdata/cli_fuzz_driver.ts). Checks: exit code
+// in one child process (tests/fixtures/cli_fuzz_driver.ts). Checks: exit code
 // 0, 1 or 2 only; no uncaught exception, stack trace or "unexpected error";
 // no raw control character, escape sequence or bidi override in the output;
 // no file changed by a rejected (exit 2) vector; no real signal sent.
@@ -15,7 +15,7 @@ import { isAbsolute, resolve } from "node:path";
 const LONG = Deno.env.get("LOOPS_TORTURE") === "long";
 const COUNT = LONG ? 20_000 : 2000;
 const SEED = Number(Deno.env.get("LOOPS_FUZZ_SEED") ?? "1");
-const DRIVER = new URL("../testdata/cli_fuzz_driver.ts", import.meta.url)
+const DRIVER = new URL("../fixtures/cli_fuzz_driver.ts", import.meta.url)
   .pathname;
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */

@@ -12,7 +12,7 @@ import {
   sleeper,
   tempWorkspace,
   writeEntries,
-} from "../testdata/cli_helpers.ts";
+} from "../_helpers/cli.ts";
 
 async function hasScript(): Promise<boolean> {
   try {

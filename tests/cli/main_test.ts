@@ -2,7 +2,7 @@
 // NO_COLOR=1: every command, every exit code (0, 1, 2, 130), the JSON shape,
 // escaping, workspace discovery, `run`, `stop` and `watch`.
 import assert from "node:assert/strict";
-import cfg from "../deno.json" with { type: "json" };
+import cfg from "../../deno.json" with { type: "json" };
 import {
   assertClean,
   assertFailure,
@@ -18,7 +18,7 @@ import {
   tempWorkspace,
   waitFor,
   writeEntries,
-} from "./testdata/cli_helpers.ts";
+} from "../_helpers/cli.ts";
 
 const RWX = ["--allow-read", "--allow-write", "--allow-run"];
 
@@ -464,7 +464,7 @@ Deno.test("loops run killed with SIGKILL leaves the child's entry until it dies"
     args: [
       "run",
       "-A",
-      new URL("../cli.ts", import.meta.url).pathname,
+      new URL("../../cli.ts", import.meta.url).pathname,
       "--workspace",
       ws.path,
       "run",
@@ -630,7 +630,7 @@ Deno.test("loops stop", async (t) => {
     // `exec` keeps the shell's pid (and start time) for the CLI that stops.
     const cli = (args: string) =>
       `"${Deno.execPath()}" run -A "${
-        new URL("../cli.ts", import.meta.url).pathname
+        new URL("../../cli.ts", import.meta.url).pathname
       }" --workspace "${ws.path}" ${args}`;
     const output = await new Deno.Command("sh", {
       args: [

@@ -1,7 +1,7 @@
 // Shared helpers for the CLI tests (not a test file itself): run `cli.ts` as a
 // real process, temporary workspaces, sleeping processes to register.
 import assert from "node:assert/strict";
-export { deadPid } from "./core_helpers.ts";
+export { deadPid } from "./core.ts";
 
 /** The CLI entry point. */
 export const CLI = new URL("../../cli.ts", import.meta.url).pathname;

@@ -4,7 +4,7 @@ import {
   createLoopEntry,
   type LoopEntry,
   LoopRegistry,
-} from "../mod.ts";
+} from "../../mod.ts";
 import {
   checksum,
   effectiveContent,
@@ -12,7 +12,7 @@ import {
   parseJournal,
   WRITE_HOOK,
   type WriteHook,
-} from "../src/_store.ts";
+} from "../../src/_store.ts";
 import {
   aliveEnv,
   fileIds,
@@ -22,7 +22,7 @@ import {
   type TempWorkspace,
   tempWorkspace,
   writeRegistry,
-} from "./testdata/core_helpers.ts";
+} from "../_helpers/core.ts";
 
 type Step = Parameters<WriteHook>[0];
 const STEPS: Step[] = ["journal", "write", "truncate", "sync", "done"];
@@ -515,7 +515,7 @@ Deno.test("kill -9 at random instants loses no acknowledged change", async () =>
         "--no-config",
         "--allow-read",
         "--allow-write",
-        new URL("./testdata/core_worker.ts", import.meta.url).pathname,
+        new URL("../fixtures/registry_worker.ts", import.meta.url).pathname,
         ws.path,
         "crash",
         `${run}`,

@@ -6,9 +6,9 @@ import {
   entryToRaw,
   withEntry,
   withoutEntries,
-} from "../src/_codec.ts";
-import { CorruptRegistryError } from "../mod.ts";
-import { rawEntry } from "./testdata/core_helpers.ts";
+} from "../../src/_codec.ts";
+import { CorruptRegistryError } from "../../mod.ts";
+import { rawEntry } from "../_helpers/core.ts";
 
 const PATH = "/ws/.ralph/loops.json";
 const encode = (value: unknown) =>

@@ -2,7 +2,7 @@
 // parseArgs({ strict: true, allowPositionals: true }).
 import assert from "node:assert/strict";
 import { parseArgs as nodeParseArgs } from "node:util";
-import { type ArgOptions, parseArgs, ParseArgsError } from "../src/_args.ts";
+import { type ArgOptions, parseArgs, ParseArgsError } from "../../src/_args.ts";
 
 const OPTIONS = {
   pid: { type: "string", short: "p" },

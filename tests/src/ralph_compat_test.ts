@@ -1,14 +1,14 @@
 // Drop-in compatibility with ralph-orchestrator's Rust registry, against an
-// emulator of its `with_lock` (tests/testdata/ralph_emulator.py): the same
+// emulator of its `with_lock` (tests/fixtures/ralph_emulator.py): the same
 // flock(2) on loops.json, truncate-then-write, serde's dropping of unknown
 // fields. The real crate cannot be built here (crates.io is out of reach).
 import assert from "node:assert/strict";
-import { createLoopEntry, LoopRegistry } from "../mod.ts";
-import { fileIds, lines, tempWorkspace } from "./testdata/core_helpers.ts";
+import { createLoopEntry, LoopRegistry } from "../../mod.ts";
+import { fileIds, lines, tempWorkspace } from "../_helpers/core.ts";
 
-const EMULATOR = new URL("./testdata/ralph_emulator.py", import.meta.url)
+const EMULATOR = new URL("../fixtures/ralph_emulator.py", import.meta.url)
   .pathname;
-const WORKER = new URL("./testdata/core_worker.ts", import.meta.url).pathname;
+const WORKER = new URL("../fixtures/registry_worker.ts", import.meta.url).pathname;
 
 function hasPython(): boolean {
   try {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLoopEntry, LockTimeoutError, LoopRegistry } from "../mod.ts";
+import { createLoopEntry, LockTimeoutError, LoopRegistry } from "../../mod.ts";
 import {
   aliveEnv,
   deadPid,
@@ -8,9 +8,9 @@ import {
   rawEntry,
   readJson,
   tempWorkspace,
-} from "./testdata/core_helpers.ts";
+} from "../_helpers/core.ts";
 
-const WORKER = new URL("./testdata/core_worker.ts", import.meta.url).pathname;
+const WORKER = new URL("../fixtures/registry_worker.ts", import.meta.url).pathname;
 const CHILDREN = 4;
 
 function spawnWorker(

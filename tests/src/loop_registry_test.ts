@@ -6,7 +6,7 @@ import {
   LoopNotFoundError,
   LoopRegistry,
   type RegistryEnv,
-} from "../mod.ts";
+} from "../../mod.ts";
 import {
   aliveEnv,
   deadPid,
@@ -17,7 +17,7 @@ import {
   runOp,
   tempWorkspace,
   writeRegistry,
-} from "./testdata/core_helpers.ts";
+} from "../_helpers/core.ts";
 
 Deno.test("register() creates .ralph/ and loops.json with mode 0600", async () => {
   await using ws = await tempWorkspace();
@@ -662,7 +662,7 @@ Deno.test("claim() in a child deregisters on SIGTERM and SIGINT", async (t) => {
           "--no-config",
           "--allow-read",
           "--allow-write",
-          new URL("./testdata/core_registry_op.ts", import.meta.url).pathname,
+          new URL("../fixtures/registry_op.ts", import.meta.url).pathname,
           ws.path,
           "real",
           "claim",
@@ -720,7 +720,7 @@ Deno.test("claim() removes its signal handlers when released", async () => {
       "--allow-read",
       "--allow-write",
       "--allow-run",
-      new URL("./testdata/core_registry_op.ts", import.meta.url).pathname,
+      new URL("../fixtures/registry_op.ts", import.meta.url).pathname,
       ws.path,
       "real",
       "claim-release-term",

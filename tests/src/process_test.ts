@@ -6,13 +6,13 @@ import {
   MAX_PID,
   probeProcess,
   readProcessIdentity,
-} from "../mod.ts";
+} from "../../mod.ts";
 import {
   deadPid,
   lines,
   runOp,
   tempWorkspace,
-} from "./testdata/core_helpers.ts";
+} from "../_helpers/core.ts";
 
 function spawnSleep(
   args: string[] = [],

@@ -5,9 +5,9 @@ import {
   LoopRegistry,
   probeProcess,
   readProcessIdentity,
-} from "../mod.ts";
-import { parseJournal, WRITE_HOOK, type WriteHook } from "../src/_store.ts";
-import { aliveEnv, deadPid, rawEntry, runOp } from "./testdata/core_helpers.ts";
+} from "../../mod.ts";
+import { parseJournal, WRITE_HOOK, type WriteHook } from "../../src/_store.ts";
+import { aliveEnv, deadPid, rawEntry, runOp } from "../_helpers/core.ts";
 
 // Tests with narrowed `permissions` cannot create their own temp dirs, so the
 // fixtures are made here, with the full permissions of the test run, and

@@ -83,7 +83,7 @@ export async function fileIds(ws: TempWorkspace): Promise<string[]> {
   return (await readJson(ws)).loops.map((e) => e.id as string);
 }
 
-/** Outcome of a child op run with `core_registry_op.ts`. */
+/** Outcome of a child op run with `registry_op.ts`. */
 export interface OpResult {
   code: number;
   stdout: string;
@@ -98,7 +98,7 @@ export interface OpResult {
   };
 }
 
-const OP_SCRIPT = new URL("./core_registry_op.ts", import.meta.url).pathname;
+const OP_SCRIPT = new URL("../fixtures/registry_op.ts", import.meta.url).pathname;
 
 /** Options of {@linkcode runOp}. */
 export interface RunOpOptions {
@@ -114,7 +114,7 @@ export interface RunOpOptions {
   cwd?: string;
 }
 
-/** Runs `core_registry_op.ts` in a child `deno run`, parses its JSON line. */
+/** Runs `registry_op.ts` in a child `deno run`, parses its JSON line. */
 export async function runOp(
   workspace: string,
   op: string[],
