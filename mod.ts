@@ -25,9 +25,20 @@
  */
 export {
   CorruptRegistryError,
+  type CorruptRegistryErrorOptions,
+  type CorruptRegistryKind,
   LockTimeoutError,
+  LoopIdTakenError,
   LoopNotFoundError,
 } from "./src/errors.ts";
+export type {
+  Claim,
+  ClaimOptions,
+  HeartbeatResult,
+  LoopInspection,
+  Registry,
+  WatchOptions,
+} from "./src/registry.ts";
 export {
   createLoopEntry,
   type CreateLoopEntryOptions,
@@ -39,13 +50,10 @@ export {
 } from "./src/loop_entry.ts";
 export { LoopClaim } from "./src/loop_claim.ts";
 export {
-  type ClaimOptions,
   defaultRegistryEnv,
-  type LoopInspection,
   LoopRegistry,
   type LoopRegistryOptions,
   type RegistryEnv,
-  type WatchOptions,
 } from "./src/loop_registry.ts";
 export {
   explainProcess,

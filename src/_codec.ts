@@ -40,7 +40,10 @@ export function decodeRegistry(bytes: Uint8Array, path: string): RegistryDoc {
   try {
     text = decoder.decode(bytes);
   } catch (cause) {
-    throw new CorruptRegistryError(path, "it is not valid UTF-8", { cause });
+    throw new CorruptRegistryError(path, "it is not valid UTF-8", {
+      kind: "not-utf8",
+      cause,
+    });
   }
   if (text.trim() === "") return emptyDoc();
   let value: unknown;
@@ -51,14 +54,14 @@ export function decodeRegistry(bytes: Uint8Array, path: string): RegistryDoc {
     throw new CorruptRegistryError(
       path,
       `it is not valid JSON (${detail.split("\n")[0]})`,
-      { cause },
+      { kind: "not-json", cause },
     );
   }
   if (!isObject(value)) {
     throw new CorruptRegistryError(
       path,
       `its top level is not an object: current value is ${show(value)}`,
-      { cause: new TypeError("Registry top level must be an object") },
+      { kind: "bad-shape" },
     );
   }
   const loops = value.loops ?? [];
@@ -66,7 +69,7 @@ export function decodeRegistry(bytes: Uint8Array, path: string): RegistryDoc {
     throw new CorruptRegistryError(
       path,
       `"loops" is not an array: current value is ${show(loops)}`,
-      { cause: new TypeError('Registry "loops" must be an array') },
+      { kind: "bad-shape" },
     );
   }
   const entries = loops.map((raw, index) => decodeEntry(raw, index, path));
@@ -83,7 +86,7 @@ function decodeEntry(raw: unknown, index: number, path: string): StoredEntry {
       `${which} has ${field} that is not ${expected}: current value is ${
         show(value)
       }`,
-      { cause: new TypeError(`Entry ${field} must be ${expected}`) },
+      { kind: "bad-entry" },
     );
   };
   if (!isObject(raw)) return fail("a value", "an object", raw);
@@ -152,7 +155,7 @@ export function encodeRegistry(
     throw new CorruptRegistryError(
       path,
       "a value in it is nested too deeply to be written back",
-      { cause },
+      { kind: "too-deep", cause },
     );
   }
   return encoder.encode(text);

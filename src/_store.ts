@@ -102,7 +102,7 @@ function refuseSymlink(path: string, what: string): never {
   throw new CorruptRegistryError(
     path,
     `${what} is a symbolic link, which could redirect writes elsewhere`,
-    { cause: new TypeError(`Refusing symbolic link "${path}"`) },
+    { kind: "symlink" },
   );
 }
 
@@ -125,7 +125,7 @@ export function ensureDir(paths: RegistryPaths, create: boolean): boolean {
     throw new CorruptRegistryError(
       paths.file,
       `"${paths.dir}" is not a directory`,
-      { cause: new TypeError(`"${paths.dir}" must be a directory`) },
+      { kind: "not-directory" },
     );
   }
   return true;
@@ -137,7 +137,7 @@ function checkRegularFile(info: Deno.FileInfo, path: string): void {
     throw new CorruptRegistryError(
       path,
       "it is not a regular file (a directory, FIFO or device is in its place)",
-      { cause: new TypeError(`"${path}" must be a regular file`) },
+      { kind: "not-regular" },
     );
   }
 }
@@ -237,7 +237,7 @@ export function readLocked(
       `it is ${size} bytes, over the ${limit} byte (${
         limit / 2 ** 20
       } MiB) limit`,
-      { cause: new RangeError(`Registry size ${size} exceeds the limit`) },
+      { kind: "too-large" },
     );
   }
   let buffer = new Uint8Array(size + 1);
@@ -248,7 +248,7 @@ export function readLocked(
         throw new CorruptRegistryError(
           path,
           `it grew over the ${limit} byte (${limit / 2 ** 20} MiB) limit`,
-          { cause: new RangeError("Registry size exceeds the limit") },
+          { kind: "too-large" },
         );
       }
       const grown = new Uint8Array(buffer.length * 2);
@@ -500,7 +500,7 @@ export function writeDurably(
     throw new CorruptRegistryError(
       paths.journal,
       "the journal is not a regular file (a directory, FIFO or device is in its place)",
-      { cause: new TypeError(`"${paths.journal}" must be a regular file`) },
+      { kind: "not-regular" },
     );
   }
   // The journal holds the registry's bytes: whoever may read loops.json may

@@ -76,11 +76,43 @@ export class LockTimeoutError extends Error {
 }
 
 /**
+ * What is wrong with a registry that cannot be read, in
+ * {@linkcode CorruptRegistryError.prototype.kind}:
+ *
+ * - `not-utf8`: the bytes are not UTF-8.
+ * - `not-json`: the text is not JSON.
+ * - `bad-shape`: the top level is not an object, or `loops` not an array.
+ * - `bad-entry`: an entry lacks a field or has one of the wrong type.
+ * - `too-large`: the file is over the 16 MiB limit.
+ * - `too-deep`: a value is nested too deeply to be written back.
+ * - `not-regular`: a directory, FIFO or device is in the file's place.
+ * - `not-directory`: `.ralph` is not a directory.
+ * - `symlink`: the file, the journal or `.ralph` is a symbolic link.
+ */
+export type CorruptRegistryKind =
+  | "not-utf8"
+  | "not-json"
+  | "bad-shape"
+  | "bad-entry"
+  | "too-large"
+  | "too-deep"
+  | "not-regular"
+  | "not-directory"
+  | "symlink";
+
+/** Options for {@linkcode CorruptRegistryError}. */
+export interface CorruptRegistryErrorOptions extends ErrorOptions {
+  /** What is wrong with the file. */
+  kind: CorruptRegistryKind;
+}
+
+/**
  * Error raised when the registry file cannot be read as a registry: it is
  * not JSON, not UTF-8, has an entry of the wrong shape, is too large, or is
  * not a regular file. The file's bytes are left untouched; the message names
- * the file and the fix, and `cause` holds the underlying `SyntaxError`,
- * `TypeError` or `RangeError`.
+ * the file and the fix, `kind` says what is wrong, and `cause` holds the
+ * underlying error where there is one (the `SyntaxError` of `JSON.parse`,
+ * the `TypeError` of the UTF-8 decoder).
  *
  * @example Inspect a corrupt-registry error
  * ```ts
@@ -90,28 +122,78 @@ export class LockTimeoutError extends Error {
  * const error = new CorruptRegistryError(
  *   "/ws/.ralph/loops.json",
  *   "it is not valid JSON",
+ *   { kind: "not-json" },
  * );
  * assert.equal(error.name, "CorruptRegistryError");
+ * assert.equal(error.kind, "not-json");
  * assert.match(error.message, /loops repair/);
  * ```
  */
 export class CorruptRegistryError extends Error {
   /** The registry file. */
   readonly path: string;
+  /** What is wrong with it. */
+  readonly kind: CorruptRegistryKind;
 
   /**
    * Constructs a new instance.
    *
    * @param path The registry file.
    * @param reason Why the file is unusable, e.g. `it is not valid JSON`.
-   * @param options Standard error options, e.g. `cause`.
+   * @param options The kind, and a `cause` where there is one.
    */
-  constructor(path: string, reason: string, options?: ErrorOptions) {
+  constructor(
+    path: string,
+    reason: string,
+    options: CorruptRegistryErrorOptions,
+  ) {
     super(
       `Cannot read registry "${path}" as ${reason}: fix the file by hand, or run 'loops repair' (registry.repair()) to move it aside and start empty`,
-      options,
+      options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = "CorruptRegistryError";
+    this.path = path;
+    this.kind = options.kind;
+  }
+}
+
+/**
+ * Error raised when a loop is registered with an id a live loop already
+ * holds. A `Deno.errors.AlreadyExists`, so code that catches that keeps
+ * working.
+ *
+ * @example Catch a taken id
+ * ```ts
+ * import { LoopIdTakenError } from "@loops/registry";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new LoopIdTakenError("loop-1-abcd", "/ws/.ralph/loops.json");
+ * assert.ok(error instanceof Deno.errors.AlreadyExists);
+ * assert.equal(error.id, "loop-1-abcd");
+ * ```
+ */
+export class LoopIdTakenError extends Deno.errors.AlreadyExists {
+  /** The id that is taken. */
+  readonly id: string;
+  /** The registry that holds it. */
+  readonly path: string;
+
+  /**
+   * Constructs a new instance.
+   *
+   * @param id The taken id.
+   * @param path The registry (a file, or a server's address).
+   * @param options Standard error options.
+   */
+  constructor(id: string, path: string, options?: ErrorOptions) {
+    super(
+      `Cannot register loop ${
+        JSON.stringify(id)
+      } as that id is taken by a live loop in "${path}": choose another id`,
+      options,
+    );
+    this.name = "LoopIdTakenError";
+    this.id = id;
     this.path = path;
   }
 }

@@ -1,8 +1,8 @@
 import { LoopNotFoundError } from "./errors.ts";
 import type { LoopEntry } from "./loop_entry.ts";
 import type { LoopRegistry } from "./loop_registry.ts";
-
-const SIGNALS = [["SIGINT", 2], ["SIGTERM", 15]] as const;
+import type { Claim, HeartbeatResult } from "./registry.ts";
+import { CLAIM_SIGNALS, signalExitCode } from "./_signals.ts";
 
 /**
  * A loop claimed by this process with `LoopRegistry.prototype.claim`.
@@ -24,7 +24,7 @@ const SIGNALS = [["SIGINT", 2], ["SIGTERM", 15]] as const;
  * await Deno.remove(workspace, { recursive: true });
  * ```
  */
-export class LoopClaim implements AsyncDisposable, Disposable {
+export class LoopClaim implements Claim, Disposable {
   #registry: LoopRegistry;
   #entry: LoopEntry;
   #released = false;
@@ -46,10 +46,10 @@ export class LoopClaim implements AsyncDisposable, Disposable {
     this.#registry = registry;
     this.#entry = entry;
     if (!handleSignals) return;
-    for (const [signal, number] of SIGNALS) {
+    for (const signal of CLAIM_SIGNALS) {
       const handler = () => {
         this.#releaseQuietly();
-        Deno.exit(128 + number);
+        Deno.exit(signalExitCode(signal));
       };
       try {
         Deno.addSignalListener(signal, handler);
@@ -74,6 +74,37 @@ export class LoopClaim implements AsyncDisposable, Disposable {
   /** The registered entry. */
   get entry(): LoopEntry {
     return { ...this.#entry };
+  }
+
+  /**
+   * Checks that the registry still holds this claim's entry. A file registry
+   * has no leases to renew: the entry stays while its process lives.
+   *
+   * @returns `renewed` while the entry is there, `taken-over` when its id
+   * now names another process or start, `lost` when it is gone.
+   *
+   * @example Check a claim
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   * import assert from "node:assert/strict";
+   *
+   * const workspace = await Deno.makeTempDir();
+   * const registry = new LoopRegistry(workspace);
+   * const loop = await registry.claim("t", { handleSignals: false });
+   * assert.equal(await loop.heartbeat(), "renewed");
+   * await registry.deregister(loop.id);
+   * assert.equal(await loop.heartbeat(), "lost");
+   * await Deno.remove(workspace, { recursive: true });
+   * ```
+   */
+  async heartbeat(): Promise<HeartbeatResult> {
+    if (this.#released) return "lost";
+    const found = await this.#registry.inspect(this.#entry.id);
+    if (found === undefined) return "lost";
+    return found.pid === this.#entry.pid &&
+        found.started === this.#entry.started
+      ? "renewed"
+      : "taken-over";
   }
 
   #detach(): boolean {

@@ -31,8 +31,15 @@ import {
 import {
   CorruptRegistryError,
   LockTimeoutError,
+  LoopIdTakenError,
   LoopNotFoundError,
 } from "./errors.ts";
+import type {
+  ClaimOptions,
+  LoopInspection,
+  Registry,
+  WatchOptions,
+} from "./registry.ts";
 import { LoopClaim } from "./loop_claim.ts";
 import {
   createLoopEntry,
@@ -116,25 +123,6 @@ export const defaultRegistryEnv: RegistryEnv = {
   },
 };
 
-/** Options for {@linkcode LoopRegistry.prototype.watch}. */
-export interface WatchOptions {
-  /**
-   * Ends the watch when aborted.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-  /**
-   * How often liveness is re-checked, in milliseconds.
-   *
-   * @default {2000}
-   */
-  intervalMs?: number;
-}
-
-/** An entry with its full liveness verdict, from `inspect`. */
-export interface LoopInspection extends LoopEntry, ProcessVerdict {}
-
 /** Options for {@linkcode LoopRegistry}. */
 export interface LoopRegistryOptions {
   /**
@@ -150,29 +138,6 @@ export interface LoopRegistryOptions {
    * @default {defaultRegistryEnv}
    */
   env?: RegistryEnv;
-}
-
-/** Options for {@linkcode LoopRegistry.prototype.claim}. */
-export interface ClaimOptions {
-  /**
-   * The loop id.
-   *
-   * @default {generateLoopId()}
-   */
-  id?: string;
-  /**
-   * The loop's git worktree.
-   *
-   * @default {undefined}
-   */
-  worktreePath?: string;
-  /**
-   * Deregister on SIGINT and SIGTERM (then exit with 130 or 143) and on the
-   * `unload` event.
-   *
-   * @default {true}
-   */
-  handleSignals?: boolean;
 }
 
 type Verdict = LoopStatus | "dead";
@@ -266,7 +231,7 @@ interface Change<T> {
  * await Deno.remove(workspace, { recursive: true });
  * ```
  */
-export class LoopRegistry {
+export class LoopRegistry implements Registry {
   #paths: RegistryPaths;
   #timeoutMs: number;
   #env: RegistryEnv;
@@ -312,6 +277,26 @@ export class LoopRegistry {
   /** The registry file, `<workspace>/.ralph/loops.json`. */
   get path(): string {
     return this.#paths.file;
+  }
+
+  /** Where the registry lives: {@linkcode LoopRegistry.prototype.path}. */
+  get location(): string {
+    return this.#paths.file;
+  }
+
+  /**
+   * Does nothing: a file registry holds nothing open between calls. Part of
+   * the {@linkcode Registry} interface, for engines that hold connections.
+   *
+   * @example Close a handle
+   * ```ts
+   * import { LoopRegistry } from "@loops/registry";
+   *
+   * await new LoopRegistry("/ws").close();
+   * ```
+   */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** A probe for one call: each pid (with its identity) is probed once. */
@@ -493,11 +478,7 @@ export class LoopRegistry {
             this.#env.probe(e.pid, e.identity) === "dead"),
       );
       if (kept.entries.some((e) => e.entry.id === stored.id)) {
-        throw new Deno.errors.AlreadyExists(
-          `Cannot register loop ${
-            JSON.stringify(stored.id)
-          } as that id is taken by a live loop in "${this.#paths.file}": choose another id`,
-        );
+        throw new LoopIdTakenError(stored.id, this.#paths.file);
       }
       return { doc: withEntry(kept, stored), result: stored.id };
     }, true);
@@ -527,7 +508,7 @@ export class LoopRegistry {
       throw new CorruptRegistryError(
         paths.file,
         "it is a symbolic link; repair does not follow links",
-        { cause: new TypeError(`Refusing symbolic link "${paths.file}"`) },
+        { kind: "symlink" },
       );
     }
     const aside = `${paths.file}.corrupt-${
@@ -545,7 +526,9 @@ export class LoopRegistry {
       try {
         const { bytes, torn } = effectiveContent(current, readJournal(paths));
         if (bytes.length > MAX_REGISTRY_BYTES) {
-          throw new CorruptRegistryError(paths.file, "it is over 16 MiB");
+          throw new CorruptRegistryError(paths.file, "it is over 16 MiB", {
+            kind: "too-large",
+          });
         }
         // Encoding proves the content can be written back (nesting depth).
         encodeRegistry(decodeRegistry(bytes, paths.file), paths.file);
@@ -579,7 +562,7 @@ export class LoopRegistry {
    * @param prompt The prompt or task of the loop.
    * @param options The id, worktree and signal handling.
    * @returns A handle whose disposal deregisters the loop.
-   * @throws {Deno.errors.AlreadyExists} If a live loop has the same id.
+   * @throws {LoopIdTakenError} If a live loop has the same id.
    *
    * @example Claim a loop for the duration of a block
    * ```ts
@@ -607,6 +590,7 @@ export class LoopRegistry {
   #claimEntry(prompt: string, options: ClaimOptions): LoopEntry {
     return createLoopEntry(prompt, {
       id: options.id,
+      pid: options.pid,
       workspace: this.#paths.workspace,
       worktreePath: options.worktreePath,
     });
@@ -700,7 +684,7 @@ export class LoopRegistry {
    *
    * @param entry The loop, e.g. from {@linkcode createLoopEntry}.
    * @returns The entry's id.
-   * @throws {Deno.errors.AlreadyExists} If a live loop has the same id.
+   * @throws {LoopIdTakenError} If a live loop has the same id.
    * @throws {RangeError} If the id or pid is invalid.
    * @throws {LockTimeoutError} If the lock stays held past `lockTimeoutMs`.
    * @throws {CorruptRegistryError} If the file cannot be read as a registry.

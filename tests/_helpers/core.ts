@@ -98,7 +98,8 @@ export interface OpResult {
   };
 }
 
-const OP_SCRIPT = new URL("../fixtures/registry_op.ts", import.meta.url).pathname;
+const OP_SCRIPT =
+  new URL("../fixtures/registry_op.ts", import.meta.url).pathname;
 
 /** Options of {@linkcode runOp}. */
 export interface RunOpOptions {

@@ -7,7 +7,7 @@ import {
   withEntry,
   withoutEntries,
 } from "../../src/_codec.ts";
-import { CorruptRegistryError } from "../../mod.ts";
+import { CorruptRegistryError, type CorruptRegistryKind } from "../../mod.ts";
 import { rawEntry } from "../_helpers/core.ts";
 
 const PATH = "/ws/.ralph/loops.json";
@@ -161,7 +161,8 @@ Deno.test("withEntry() and withoutEntries() do not mutate their input", () => {
 function assertCorrupt(
   input: unknown,
   patterns: RegExp[],
-  cause: ErrorConstructor | TypeErrorConstructor | SyntaxErrorConstructor,
+  kind: CorruptRegistryKind,
+  cause?: ErrorConstructor | TypeErrorConstructor | SyntaxErrorConstructor,
 ): void {
   assert.throws(
     () =>
@@ -173,7 +174,10 @@ function assertCorrupt(
       assert.equal(error.path, PATH);
       assert.ok(error.message.includes(`"${PATH}"`), error.message);
       for (const pattern of patterns) assert.match(error.message, pattern);
-      assert.ok(error.cause instanceof cause, String(error.cause));
+      assert.equal(error.kind, kind);
+      // A cause only where there is a real underlying error: no made-up one.
+      if (cause === undefined) assert.equal(error.cause, undefined);
+      else assert.ok(error.cause instanceof cause, String(error.cause));
       return true;
     },
   );
@@ -181,24 +185,29 @@ function assertCorrupt(
 
 Deno.test("decodeRegistry() refuses bad files naming file, entry and field", async (t) => {
   await t.step("not JSON", () => {
-    assertCorrupt("{oops", [/not valid JSON/], SyntaxError);
-    assertCorrupt('{"loops": [}', [/not valid JSON/], SyntaxError);
+    assertCorrupt("{oops", [/not valid JSON/], "not-json", SyntaxError);
+    assertCorrupt('{"loops": [}', [/not valid JSON/], "not-json", SyntaxError);
   });
   await t.step("not UTF-8", () => {
-    assertCorrupt(new Uint8Array([0x7b, 0xff, 0x7d]), [/UTF-8/], TypeError);
+    assertCorrupt(
+      new Uint8Array([0x7b, 0xff, 0x7d]),
+      [/UTF-8/],
+      "not-utf8",
+      TypeError,
+    );
   });
   await t.step("top level not an object", () => {
-    assertCorrupt([], [/top level/], TypeError);
-    assertCorrupt("null", [/top level/], TypeError);
-    assertCorrupt("42", [/top level/], TypeError);
+    assertCorrupt([], [/top level/], "bad-shape");
+    assertCorrupt("null", [/top level/], "bad-shape");
+    assertCorrupt("42", [/top level/], "bad-shape");
   });
   await t.step("loops not an array", () => {
-    assertCorrupt({ loops: {} }, [/"loops" is not an array/], TypeError);
-    assertCorrupt({ loops: "x" }, [/"loops"/], TypeError);
+    assertCorrupt({ loops: {} }, [/"loops" is not an array/], "bad-shape");
+    assertCorrupt({ loops: "x" }, [/"loops"/], "bad-shape");
   });
   await t.step("entry not an object", () => {
-    assertCorrupt({ loops: [rawEntry("a", 1), 7] }, [/entry 1\b/], TypeError);
-    assertCorrupt({ loops: [null] }, [/entry 0\b/], TypeError);
+    assertCorrupt({ loops: [rawEntry("a", 1), 7] }, [/entry 1\b/], "bad-entry");
+    assertCorrupt({ loops: [null] }, [/entry 0\b/], "bad-entry");
   });
   for (
     const [field, value] of [
@@ -218,7 +227,7 @@ Deno.test("decodeRegistry() refuses bad files naming file, entry and field", asy
         field === "id"
           ? [/entry 1\b/, /"id"/]
           : [/entry 1 \(id "bad-one"\)/, new RegExp(`"${field}"`)],
-        TypeError,
+        "bad-entry",
       );
     });
   }

@@ -10,7 +10,8 @@ import {
   tempWorkspace,
 } from "../_helpers/core.ts";
 
-const WORKER = new URL("../fixtures/registry_worker.ts", import.meta.url).pathname;
+const WORKER =
+  new URL("../fixtures/registry_worker.ts", import.meta.url).pathname;
 const CHILDREN = 4;
 
 function spawnWorker(

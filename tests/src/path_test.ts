@@ -1,7 +1,13 @@
 // src/_path.ts against `node:path`'s posix functions on a table of inputs.
 import assert from "node:assert/strict";
 import { posix } from "node:path";
-import { dirname, isAbsolute, join, normalize, resolve } from "../../src/_path.ts";
+import {
+  dirname,
+  isAbsolute,
+  join,
+  normalize,
+  resolve,
+} from "../../src/_path.ts";
 
 const PATHS = [
   "",

@@ -7,12 +7,7 @@ import {
   probeProcess,
   readProcessIdentity,
 } from "../../mod.ts";
-import {
-  deadPid,
-  lines,
-  runOp,
-  tempWorkspace,
-} from "../_helpers/core.ts";
+import { deadPid, lines, runOp, tempWorkspace } from "../_helpers/core.ts";
 
 function spawnSleep(
   args: string[] = [],

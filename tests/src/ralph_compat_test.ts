@@ -8,7 +8,8 @@ import { fileIds, lines, tempWorkspace } from "../_helpers/core.ts";
 
 const EMULATOR = new URL("../fixtures/ralph_emulator.py", import.meta.url)
   .pathname;
-const WORKER = new URL("../fixtures/registry_worker.ts", import.meta.url).pathname;
+const WORKER =
+  new URL("../fixtures/registry_worker.ts", import.meta.url).pathname;
 
 function hasPython(): boolean {
   try {
