@@ -49,12 +49,8 @@ export {
   type LoopStatus,
 } from "./src/loop_entry.ts";
 export { LoopClaim } from "./src/loop_claim.ts";
-export {
-  defaultRegistryEnv,
-  LoopRegistry,
-  type LoopRegistryOptions,
-  type RegistryEnv,
-} from "./src/loop_registry.ts";
+export { LoopRegistry, type LoopRegistryOptions } from "./src/loop_registry.ts";
+export { defaultRegistryEnv, type RegistryEnv } from "./src/registry_env.ts";
 export {
   explainProcess,
   isValidPid,

@@ -6,7 +6,8 @@ import {
   probeProcess,
   readProcessIdentity,
 } from "../../mod.ts";
-import { parseJournal, WRITE_HOOK, type WriteHook } from "../../src/_store.ts";
+import { WRITE_HOOK, type WriteHook } from "../../src/_durable_write.ts";
+import { parseJournal } from "../../src/_journal.ts";
 import { aliveEnv, deadPid, rawEntry, runOp } from "../_helpers/core.ts";
 
 // Tests with narrowed `permissions` cannot create their own temp dirs, so the

@@ -5,14 +5,13 @@ import {
   type LoopEntry,
   LoopRegistry,
 } from "../../mod.ts";
+import { WRITE_HOOK, type WriteHook } from "../../src/_durable_write.ts";
 import {
   checksum,
   effectiveContent,
   isTornWrite,
   parseJournal,
-  WRITE_HOOK,
-  type WriteHook,
-} from "../../src/_store.ts";
+} from "../../src/_journal.ts";
 import {
   aliveEnv,
   fileIds,
@@ -137,7 +136,8 @@ function journalBytes(
   after: Uint8Array,
   sum?: number,
 ): Uint8Array {
-  // Same format as _store.ts: header, old bytes, new bytes.
+  // The journal format by hand (header, old bytes, new bytes), to craft
+  // damaged records.
   const header = encoder.encode(
     `loops-journal-v2 ${before.length} ${after.length} ${
       sum ?? checksum(before, after)

@@ -6,7 +6,7 @@ import {
   type ProcessIdentity,
   type RegistryEnv,
 } from "../../mod.ts";
-import { WRITE_HOOK, type WriteHook } from "../../src/_store.ts";
+import { WRITE_HOOK, type WriteHook } from "../../src/_durable_write.ts";
 
 /** `LOOPS_TORTURE=long` selects the long run; anything else the CI sizes. */
 export const LONG = Deno.env.get("LOOPS_TORTURE") === "long";

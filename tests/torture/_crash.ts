@@ -9,7 +9,7 @@ import {
   effectiveContent,
   isTornWrite,
   parseJournal,
-} from "../../src/_store.ts";
+} from "../../src/_journal.ts";
 import {
   crashPrompt,
   FAKE_PID_BASE,

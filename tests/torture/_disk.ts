@@ -3,7 +3,7 @@
 // lets us mount one (root); the WRITE_HOOK fault seam everywhere.
 import assert from "node:assert/strict";
 import { createLoopEntry, LoopRegistry } from "../../mod.ts";
-import type { WriteHook } from "../../src/_store.ts";
+import type { WriteHook } from "../../src/_durable_write.ts";
 import { FAKE_PID_BASE, tortureEnv, withHook } from "./_common.ts";
 
 /** A disk-trouble scenario. */
@@ -200,7 +200,7 @@ export const diskScenarios: DiskScenario[] = [
         await file.truncate(before.length + 4096);
       }
       const journal = await Deno.readFile(`${registry.path}.journal`);
-      const { parseJournal, isTornWrite } = await import("../../src/_store.ts");
+      const { parseJournal, isTornWrite } = await import("../../src/_journal.ts");
       const parsed = parseJournal(journal)!;
       assert.ok(
         isTornWrite(

@@ -1,0 +1,277 @@
+// The Step bodies of the file engine's operations: lock, read, judge,
+// change, write. Each runs under either driver (see _step.ts), so the async
+// method and its sync twin share one body. Which entries each removes is
+// decided in _liveness.ts; how bytes reach the disk in _durable_write.ts.
+import {
+  decodeRegistry,
+  emptyDoc,
+  encodeRegistry,
+  type RegistryDoc,
+  withEntry,
+  withoutEntries,
+} from "./_codec.ts";
+import { rollForward, writeDurably, type WriteHook } from "./_durable_write.ts";
+import type { RegistryPaths } from "./_files.ts";
+import { clearJournal, effectiveContent, readJournal } from "./_journal.ts";
+import {
+  Judge,
+  removedByChange,
+  removedByClean,
+  removedByRegister,
+} from "./_liveness.ts";
+import { acquire, readLocked, release } from "./_lock.ts";
+import type { Step } from "./_step.ts";
+import {
+  LockTimeoutError,
+  LoopIdTakenError,
+  LoopNotFoundError,
+} from "./errors.ts";
+import { isValidLoopId, type LoopEntry, type LoopInfo } from "./loop_entry.ts";
+import { isValidPid } from "./process.ts";
+import type { LoopInspection } from "./registry.ts";
+import type { RegistryEnv } from "./registry_env.ts";
+
+/** What every operation of one registry handle works with. */
+export interface Store {
+  paths: RegistryPaths;
+  timeoutMs: number;
+  env: RegistryEnv;
+  hook?: WriteHook;
+}
+
+/** A change's new document and what the call returns. */
+export interface Change<T> {
+  doc: RegistryDoc;
+  result: T;
+}
+
+/** Options for {@linkcode change}. */
+export interface ChangeOptions {
+  /**
+   * Create `.ralph/` and the file. Only removals pass `false`: from a
+   * registry that does not exist there is nothing to remove, and none is
+   * created (a creation racing with the removal orders after it).
+   *
+   * @default {true}
+   */
+  create?: boolean;
+  /**
+   * How long to wait for the lock.
+   *
+   * @default {store.timeoutMs}
+   */
+  timeoutMs?: number;
+}
+
+/** Exclusive lock, read, change, and a durable write when changed. */
+export function* change<T>(
+  store: Store,
+  fn: (doc: RegistryDoc) => Change<T>,
+  options: ChangeOptions = {},
+): Step<T> {
+  const { paths, hook } = store;
+  const locked = yield* acquire(paths, {
+    exclusive: true,
+    timeoutMs: options.timeoutMs ?? store.timeoutMs,
+    create: options.create ?? true,
+  });
+  if (locked === undefined) return fn(emptyDoc()).result;
+  try {
+    const current = readLocked(locked, paths.file);
+    const journal = readJournal(paths);
+    const { bytes, torn } = effectiveContent(current, journal);
+    const doc = decodeRegistry(bytes, paths.file);
+    // Finish an interrupted write first, so that a failure of this change
+    // can only fall back to a consistent state.
+    if (torn) rollForward(locked, paths, current, bytes, hook);
+    else if (journal !== undefined) clearJournal(paths);
+    const next = fn(doc);
+    if (next.doc !== doc) {
+      const encoded = encodeRegistry(next.doc, paths.file);
+      writeDurably(locked, paths, bytes, encoded, hook);
+    }
+    return next.result;
+  } finally {
+    release(locked);
+  }
+}
+
+/** Shared lock and read; the content a torn write was meant to leave. */
+export function* read(
+  store: Store,
+): Step<{ doc: RegistryDoc; torn: boolean }> {
+  const { paths } = store;
+  const locked = yield* acquire(paths, {
+    exclusive: false,
+    timeoutMs: store.timeoutMs,
+  });
+  if (locked === undefined) return { doc: emptyDoc(), torn: false };
+  try {
+    const current = readLocked(locked, paths.file);
+    const { bytes, torn } = effectiveContent(current, readJournal(paths));
+    return { doc: decodeRegistry(bytes, paths.file), torn };
+  } finally {
+    release(locked);
+  }
+}
+
+/** Removes what a clean removes (see _liveness.ts); returns how many. */
+function* clean(
+  store: Store,
+  options: { orphans: boolean; timeoutMs?: number },
+): Step<number> {
+  return yield* change(store, (doc) => {
+    const next = withoutEntries(
+      doc,
+      removedByClean(new Judge(store.env), options),
+    );
+    return { doc: next, result: doc.entries.length - next.entries.length };
+  }, { create: false, timeoutMs: options.timeoutMs });
+}
+
+const UNWRITABLE = new Set(["EROFS", "ENOSPC", "EDQUOT"]);
+
+/** Cleans after a read when allowed; a read-only registry is left as is. */
+function* cleanAfterRead(store: Store): Step<void> {
+  // The directory: a write also needs the journal beside the file.
+  const dir = store.paths.dir;
+  if (
+    Deno.permissions.querySync({ name: "write", path: dir }).state !==
+      "granted"
+  ) {
+    return;
+  }
+  try {
+    // A read does not wait long to clean: if writers keep the lock busy,
+    // the next read cleans instead.
+    yield* clean(store, {
+      orphans: false,
+      timeoutMs: Math.min(store.timeoutMs, 100),
+    });
+  } catch (error) {
+    // The OS refuses the write (e.g. another user's 0644 registry): the
+    // read still succeeds, with dead entries hidden, not written back.
+    // Likewise a read-only or full file system.
+    if (
+      !(error instanceof Deno.errors.PermissionDenied) &&
+      !(error instanceof LockTimeoutError) &&
+      !UNWRITABLE.has(String((error as { code?: unknown }).code))
+    ) {
+      throw error;
+    }
+  }
+}
+
+/** The loops with their status, dead ones hidden and cleaned. */
+export function* list(store: Store): Step<LoopInfo[]> {
+  const { doc, torn } = yield* read(store);
+  const judge = new Judge(store.env);
+  const listed: LoopInfo[] = [];
+  let anyDead = false;
+  for (const { entry } of doc.entries) {
+    const status = judge.verdict(entry);
+    if (status === "dead") anyDead = true;
+    else listed.push({ ...entry, status });
+  }
+  if (anyDead || torn) yield* cleanAfterRead(store);
+  return listed;
+}
+
+/** One loop with its status; `undefined` when absent or dead. */
+export function* get(store: Store, id: string): Step<LoopInfo | undefined> {
+  const { doc, torn } = yield* read(store);
+  const entry = doc.entries.find((e) => e.entry.id === id)?.entry;
+  if (entry === undefined) return undefined;
+  const status = new Judge(store.env).verdict(entry);
+  if (status === "dead" || torn) yield* cleanAfterRead(store);
+  return status === "dead" ? undefined : { ...entry, status };
+}
+
+/** One entry with its full verdict and reason; writes nothing. */
+export function* inspect(
+  store: Store,
+  id: string,
+): Step<LoopInspection | undefined> {
+  const { doc } = yield* read(store);
+  const entry = doc.entries.find((e) => e.entry.id === id)?.entry;
+  if (entry === undefined) return undefined;
+  return { ...entry, ...new Judge(store.env).explain(entry) };
+}
+
+/** Removes dead entries and orphans; returns how many. */
+export function cleanStale(store: Store): Step<number> {
+  return clean(store, { orphans: true });
+}
+
+function checkEntry(entry: LoopEntry): void {
+  const current = (value: unknown) =>
+    `current value is ${JSON.stringify(value)}`;
+  if (!isValidLoopId(entry.id)) {
+    throw new RangeError(
+      `Cannot register loop as its id must have 1 to 256 characters and no control characters: ${
+        current(entry.id)
+      }`,
+    );
+  }
+  if (!isValidPid(entry.pid)) {
+    throw new RangeError(
+      `Cannot register loop as its pid must be an integer from 1 to 4194304: ${
+        current(entry.pid)
+      }`,
+    );
+  }
+  for (const field of ["started", "prompt", "workspace"] as const) {
+    if (typeof entry[field] !== "string") {
+      throw new TypeError(
+        `Cannot register loop as its ${field} is not a string: ${
+          current(entry[field])
+        }`,
+      );
+    }
+  }
+  if (
+    entry.worktreePath !== undefined && typeof entry.worktreePath !== "string"
+  ) {
+    throw new TypeError(
+      `Cannot register loop as its worktreePath is not a string: ${
+        current(entry.worktreePath)
+      }`,
+    );
+  }
+}
+
+/** Registers `entry`, recording the process identity where readable. */
+export function* register(store: Store, entry: LoopEntry): Step<string> {
+  checkEntry(entry);
+  const identity = entry.identity ?? store.env.identify(entry.pid);
+  const stored: LoopEntry = identity ? { ...entry, identity } : { ...entry };
+  return yield* change(store, (doc) => {
+    const judge = new Judge(store.env);
+    const kept = withoutEntries(doc, removedByRegister(judge, stored));
+    if (kept.entries.some((e) => e.entry.id === stored.id)) {
+      throw new LoopIdTakenError(stored.id, store.paths.file);
+    }
+    return { doc: withEntry(kept, stored), result: stored.id };
+  });
+}
+
+/** Removes the entries `target` selects (and dead ones). */
+export function* remove(
+  store: Store,
+  target: (entry: LoopEntry) => boolean,
+): Step<boolean> {
+  return yield* change(store, (doc) => ({
+    doc: withoutEntries(
+      doc,
+      removedByChange(new Judge(store.env), target),
+    ),
+    result: doc.entries.some((e) => target(e.entry)),
+  }), { create: false });
+}
+
+/** Removes the loop `id`. */
+export function* deregister(store: Store, id: string): Step<void> {
+  if (!(yield* remove(store, (e) => e.id === id))) {
+    throw new LoopNotFoundError(id, store.paths.file);
+  }
+}
