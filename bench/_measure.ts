@@ -1,9 +1,9 @@
 // Timing helpers: rates from repeated rounds, medians and percentiles.
 
-/** One measured operation. */
-export interface Case {
+/** One measured operation, named by a key of type `K`. */
+export interface Case<K extends string = string> {
   /** Stable key, e.g. `list.100`. */
-  key: string;
+  key: K;
   /** What is measured, for the table. */
   label: string;
   /** Registry size, when it applies. */
@@ -36,11 +36,11 @@ export async function rate(item: Case, budgetMs: number): Promise<number> {
  * load on the machine hits every case alike) and returns each case's median
  * rate in calls per second.
  */
-export async function measureAll(
-  cases: Case[],
+export async function measureAll<K extends string>(
+  cases: Case<K>[],
   options: { rounds: number; budgetMs: number; onRound?: (n: number) => void },
-): Promise<Map<string, number>> {
-  const samples = new Map<string, number[]>(cases.map((c) => [c.key, []]));
+): Promise<Map<K, number>> {
+  const samples = new Map<K, number[]>(cases.map((c) => [c.key, []]));
   for (const item of cases) {
     // Warm up: JIT, page cache, and the first write of journals.
     for (let i = 0; i < Math.min(item.minRuns ?? 20, 20); i++) {

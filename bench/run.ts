@@ -1,7 +1,8 @@
 /**
  * The performance benchmark of `@loops/registry` (issue 4): every operation
  * measured against this machine's floor, in one run. Prints the tables;
- * `--write-docs` also rewrites `docs/performance.md` and
+ * `--write-docs` also regenerates the marked blocks of `docs/performance.md`
+ * (its prose is left as it is; see `report/doc.ts`) and rewrites
  * `docs/performance.svg`.
  *
  * Usage: `deno task bench [--quick] [--write-docs]`, that is
@@ -21,7 +22,7 @@ import {
   probeProcess,
   type RegistryEnv,
 } from "../mod.ts";
-import { WRITE_HOOK } from "../src/_store.ts";
+import { WRITE_HOOK } from "../src/_durable_write.ts";
 import {
   prepareFloorFile,
   readFloor,
@@ -38,22 +39,29 @@ import {
   writeFixture,
 } from "./_fixture.ts";
 import { type Case, measureAll, median, percentile, rate } from "./_measure.ts";
+import { lineReader } from "./_lines.ts";
+import { checkMarkers, MarkerError, updateDoc } from "./report/doc.ts";
 import {
+  type CliKey,
   type CliResult,
   type ContentionResult,
-  evaluate,
+  KEYS,
   type Machine,
+  NOPROBE_SIZES,
+  type PhaseKey,
   type PhaseResult,
-  renderChart,
-  renderDoc,
-  renderTables,
+  PROCESSES,
+  type Procs,
   type Results,
+  type SingleKey,
   type SingleResult,
-} from "./_report.ts";
-import { lineReader } from "./_lines.ts";
+  sized,
+  SIZES,
+} from "./report/results.ts";
+import { renderChart } from "./report/svg.ts";
+import { renderTables } from "./report/tables.ts";
+import { evaluate } from "./report/targets.ts";
 
-const SIZES = [1, 100, 10_000];
-const PROCESSES = [1, 2, 4, 8];
 const HOLDERS = 4;
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -71,7 +79,7 @@ function log(text: string): void {
   console.error(text);
 }
 
-const PHASES: Record<string, string> = {
+const PHASES: Record<PhaseKey, string> = {
   journal:
     "checks, identity, lock, read, decode, change, encode, journal written",
   write: "write in place",
@@ -95,39 +103,39 @@ async function single(
   prepareFloorFile(floorFile);
   const diagFile = join(tmp, "floor_resizing.json");
   prepareFloorFile(diagFile);
-  const cases: (Case & { group: SingleResult["group"] })[] = [
+  const cases: (Case<SingleKey> & { group: SingleResult["group"] })[] = [
     {
-      key: "floor.write",
+      key: KEYS.writeFloor,
       label: "write floor: open, flock, read, write 300 B, fdatasync, close",
       run: () => writeFloor(floorFile),
       group: "floor",
     },
     {
-      key: "floor.read",
+      key: KEYS.readFloor,
       label: "read floor: open, shared flock, read, close",
       run: () => readFloor(floorFile),
       group: "floor",
     },
     {
-      key: "diag.fsync",
+      key: KEYS.fsyncFloor,
       label: "write floor with fsync instead of fdatasync",
       run: () => writeFloorFsync(floorFile),
       group: "diag",
     },
     {
-      key: "diag.resizing",
+      key: KEYS.resizingFloor,
       label: "write floor, file size alternating 300/600 B",
       run: () => writeFloorResizing(diagFile),
       group: "diag",
     },
     {
-      key: "diag.journaled",
+      key: KEYS.journaledFloor,
       label: "write floor, alternating size, plus the journal file",
       run: () => writeFloorJournaled(diagFile),
       group: "diag",
     },
     {
-      key: "probe",
+      key: KEYS.probe,
       label: "probeProcess(pid, identity): kill 0 + /proc/<pid>/stat",
       run: () => probeProcess(holders.pids[0]!, holders.identities[0]),
       group: "probe",
@@ -156,7 +164,7 @@ async function single(
     const middle = fixtureId(size >> 1);
     cases.push(
       {
-        key: `pair.${size}`,
+        key: sized("pair", size),
         label: "register + deregister (per call)",
         entries: size,
         run: async () => {
@@ -168,7 +176,7 @@ async function single(
         group: "write",
       },
       {
-        key: `list.${size}`,
+        key: sized("list", size),
         label: "list",
         entries: size,
         run: () => registry.list(),
@@ -176,7 +184,7 @@ async function single(
         group: "read",
       },
       {
-        key: `get.${size}`,
+        key: sized("get", size),
         label: "get",
         entries: size,
         run: () => registry.get(middle),
@@ -184,10 +192,11 @@ async function single(
         group: "read",
       },
     );
-    if (size === 1 || slow) {
+    const noprobe = NOPROBE_SIZES.find((s) => s === size);
+    if (noprobe !== undefined) {
       const stubbed = new LoopRegistry(workspace, { env: alive });
       cases.push({
-        key: `list.${size}.noprobe`,
+        key: `list.${noprobe}.noprobe`,
         label: "list, liveness probes stubbed out",
         entries: size,
         run: () => stubbed.list(),
@@ -215,7 +224,7 @@ async function single(
     id: "loop-bench-self",
     workspace: stepped,
   });
-  const all: Case[] = [...cases, {
+  const all: Case<SingleKey | "steps">[] = [...cases, {
     key: "steps",
     label: "register + deregister, timed by steps",
     run: async () => {
@@ -245,9 +254,9 @@ async function single(
     }
   }
   return {
-    breakdown: Object.entries(PHASES).map(([key, phase]) => ({
+    breakdown: (Object.keys(PHASES) as PhaseKey[]).map((key) => ({
       key,
-      phase,
+      phase: PHASES[key],
       us: ((steps[key] ?? 0) / stepCalls) * 1000,
     })),
     results: cases.map((item) => ({
@@ -317,7 +326,7 @@ async function stopWorkers(workers: Worker[]): Promise<void> {
 }
 
 interface PhaseConfig {
-  procs: number;
+  procs: Procs;
   /** Workers run with liveness probes stubbed out (diagnostic). */
   stubbed: boolean;
 }
@@ -325,7 +334,7 @@ interface PhaseConfig {
 const PHASE_CONFIGS: PhaseConfig[] = [
   ...PROCESSES.map((procs) => ({ procs, stubbed: false })),
   { procs: 1, stubbed: true },
-  { procs: Math.max(...PROCESSES), stubbed: true },
+  { procs: 8, stubbed: true },
 ];
 
 interface Phase {
@@ -390,7 +399,7 @@ async function contention(
   const floorFile = join(tmp, "contention_floor.json");
   prepareFloorFile(floorFile);
   const floor: Case = {
-    key: "floor.write",
+    key: KEYS.writeFloor,
     label: "write floor",
     run: () => writeFloor(floorFile),
   };
@@ -460,7 +469,7 @@ async function cli(
   const nodeUtil = join(tmp, "node_util.ts");
   await Deno.writeTextFile(nodeUtil, 'import "node:util";\n');
   const emptyWorkspace = await Deno.makeTempDir({ dir: tmp, prefix: "cli_" });
-  const commands = [
+  const commands: { key: CliKey; label: string; args: string[] }[] = [
     { key: "empty", label: "an empty file", args: [empty] },
     {
       key: "node",
@@ -517,6 +526,16 @@ async function describeMachine(): Promise<Machine> {
 }
 
 async function main(args: string[]): Promise<number> {
+  try {
+    return await bench(args);
+  } catch (error) {
+    if (!(error instanceof MarkerError)) throw error;
+    log(`bench: ${error.message}`);
+    return 1;
+  }
+}
+
+async function bench(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -528,7 +547,7 @@ async function main(args: string[]): Promise<number> {
   });
   if (values.help) {
     log(
-      "USAGE:\n  deno task bench [--quick] [--write-docs]\n\nOPTIONS:\n  --quick       Short rounds (under a minute); numbers are rougher\n  --write-docs  Rewrite docs/performance.md and docs/performance.svg",
+      "USAGE:\n  deno task bench [--quick] [--write-docs]\n\nOPTIONS:\n  --quick       Short rounds (under a minute); numbers are rougher\n  --write-docs  Regenerate the tables in docs/performance.md, and docs/performance.svg",
     );
     return 0;
   }
@@ -552,6 +571,9 @@ async function main(args: string[]): Promise<number> {
   const command = `deno task bench${values.quick ? " --quick" : ""}${
     values["write-docs"] ? " --write-docs" : ""
   }`;
+  const docPath = join(root, "docs", "performance.md");
+  // Fail before the run, not after it, when a block's marker is missing.
+  if (values["write-docs"]) checkMarkers(await Deno.readTextFile(docPath));
   const started = performance.now();
   const machine = await describeMachine();
   const tmp = await Deno.makeTempDir({ prefix: "loops_bench_" });
@@ -603,15 +625,13 @@ async function main(args: string[]): Promise<number> {
       JSON.stringify(results, null, 2),
     );
     if (values["write-docs"]) {
-      await Deno.mkdir(join(root, "docs"), { recursive: true });
       await Deno.writeTextFile(
         join(root, "docs", "performance.svg"),
         renderChart(results),
       );
-      await Deno.writeTextFile(
-        join(root, "docs", "performance.md"),
-        renderDoc(results),
-      );
+      // Read again: the prose may have been edited during the run.
+      const doc = await Deno.readTextFile(docPath);
+      await Deno.writeTextFile(docPath, updateDoc(doc, results));
       // Leave them as `deno fmt` would, so that `deno fmt --check` passes.
       const fmt = await new Deno.Command(Deno.execPath(), {
         args: ["fmt", "--quiet", "docs/performance.md", "docs/performance.svg"],

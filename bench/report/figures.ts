@@ -1,0 +1,162 @@
+// The figures that the hand-written analysis in docs/performance.md discusses,
+// one small table per section, so that every number the prose relies on is
+// regenerated with the run instead of being written into the prose.
+import { fixed, table, x } from "./format.ts";
+import {
+  cliMs,
+  contentionOf,
+  KEYS,
+  rateOf,
+  type Results,
+  type SingleKey,
+  sized,
+  stepUs,
+  targetOf,
+  usOf,
+  vsWriteFloor,
+} from "./results.ts";
+
+/** The write floor's cost on the machine FACTS.md describes, in us. */
+const SLOW_FLOOR_US = 430;
+
+function figureTable(rows: [string, string][]): string {
+  return table([{ title: "figure" }, { title: "value" }], rows);
+}
+
+/** register+deregister at 1 entry against the write floors. */
+export function pairFigures(results: Results): string {
+  const floorUs = usOf(results, KEYS.writeFloor);
+  const pairUs = usOf(results, sized("pair", 1));
+  const after = stepUs(results, "write") + stepUs(results, "truncate") +
+    stepUs(results, "done") + stepUs(results, "end");
+  return figureTable([
+    [
+      "register+deregister, 1 entry",
+      `${fixed(pairUs)} us per call, ${
+        x(vsWriteFloor(results, sized("pair", 1)))
+      } of the write floor`,
+    ],
+    ["write floor", `${fixed(floorUs)} us per call`],
+    [
+      "write floor, size alternating 300/600 B",
+      `${x(vsWriteFloor(results, KEYS.resizingFloor))} of the write floor`,
+    ],
+    [
+      "the same plus the journal file: this design's floor",
+      `${x(vsWriteFloor(results, KEYS.journaledFloor))} of the write floor`,
+    ],
+    [
+      "register+deregister against this design's floor",
+      x(
+        rateOf(results, sized("pair", 1)) /
+          rateOf(results, KEYS.journaledFloor),
+      ),
+    ],
+    ["in fdatasync (write hook)", `${fixed(stepUs(results, "sync"))} us`],
+    [
+      "before the journal is written (write hook)",
+      `${fixed(stepUs(results, "journal"))} us`,
+    ],
+    ["after the fdatasync and in the other writes", `${fixed(after)} us`],
+    [
+      `the same call where the write floor takes ${SLOW_FLOOR_US} us`,
+      `${
+        x(SLOW_FLOOR_US / (SLOW_FLOOR_US + pairUs - floorUs))
+      } of the write floor`,
+    ],
+  ]);
+}
+
+/** list and get at 1 entry against the write and read floors. */
+export function readFigures(results: Results): string {
+  const floorUs = usOf(results, KEYS.writeFloor);
+  const readUs = usOf(results, KEYS.readFloor);
+  const probeUs = usOf(results, KEYS.probe);
+  const readVsWrite = vsWriteFloor(results, KEYS.readFloor);
+  const call = (key: SingleKey) =>
+    `${fixed(usOf(results, key), 1)} us per call, ${
+      x(vsWriteFloor(results, key))
+    } of the write floor`;
+  return figureTable([
+    ["list, 1 entry", call(sized("list", 1))],
+    ["get, 1 entry", call(sized("get", 1))],
+    ["list, 1 entry, probes stubbed out", call("list.1.noprobe")],
+    [
+      "one probe: `kill(pid, 0)` and `/proc/<pid>/stat`",
+      `${fixed(probeUs, 1)} us`,
+    ],
+    ["read floor", call(KEYS.readFloor)],
+    [
+      "10x the write floor",
+      `${fixed(floorUs / 10, 1)} us per call, ${
+        x(10 / readVsWrite)
+      } of the read floor`,
+    ],
+    ["read floor plus one probe", `${fixed(readUs + probeUs, 1)} us`],
+    [
+      `list, 1 entry, where the write floor takes ${SLOW_FLOOR_US} us`,
+      `${x(SLOW_FLOOR_US / usOf(results, sized("list", 1)))} of the floor`,
+    ],
+  ]);
+}
+
+/** list's cost per entry at 100 and 10,000 entries. */
+export function linearFigures(results: Results): string {
+  const listUs = (size: 100 | 10_000) => usOf(results, sized("list", size));
+  return figureTable([
+    ["list per entry at 100 entries", `${fixed(listUs(100) / 100, 2)} us`],
+    [
+      "list per entry at 10,000 entries",
+      `${fixed(listUs(10_000) / 10_000, 2)} us`,
+    ],
+    ["list at 10,000 entries", `${fixed(listUs(10_000) / 1000, 1)} ms`],
+  ]);
+}
+
+/** Throughput and latency at 8 processes against 1. */
+export function contentionFigures(results: Results): string {
+  const ratio = (stubbed: boolean) =>
+    x(
+      contentionOf(results, 8, { stubbed }).rate /
+        contentionOf(results, 1, { stubbed }).rate,
+    );
+  return figureTable([
+    ["8 processes against 1, total throughput", ratio(false)],
+    ["the same with probes stubbed out in the workers", ratio(true)],
+    [
+      "p99 latency at 8 processes",
+      `${fixed(contentionOf(results, 8).p99Ms, 1)} ms`,
+    ],
+    ["one probe inside a change", `${fixed(usOf(results, KEYS.probe), 1)} us`],
+    ["lost updates", targetOf(results, "lost").measured],
+  ]);
+}
+
+/** The CLI's start-up against `deno run` of an empty file. */
+export function cliFigures(results: Results): string {
+  const empty = cliMs(results, "empty");
+  const node = cliMs(results, "node");
+  const list = cliMs(results, "list");
+  const version = cliMs(results, "version");
+  return figureTable([
+    [
+      "`loops list`, empty workspace",
+      `${fixed(list, 1)} ms, ${x(list / empty)} of an empty file`,
+    ],
+    ["`deno run` of an empty file", `${fixed(empty, 1)} ms`],
+    [
+      'a file holding only `import "node:util"`',
+      `${fixed(node, 1)} ms, ${x(node / empty)} of an empty file`,
+    ],
+    ["`loops --version`", `${fixed(version, 1)} ms`],
+    ["`loops list` beyond `loops --version`", `${fixed(list - version, 1)} ms`],
+    [
+      "`loops list --json`, 10,000 entries",
+      `${fixed(cliMs(results, "json"))} ms`,
+    ],
+    [
+      "`list()`, 10,000 entries, in process",
+      `${fixed(usOf(results, sized("list", 10_000)) / 1000, 1)} ms`,
+    ],
+  ]);
+}

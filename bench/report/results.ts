@@ -1,0 +1,210 @@
+// What one benchmark run measured, and the keys that name each measurement.
+// Every key is a literal type built from the run's shape (registry sizes,
+// process counts), so a misspelt key is a type error rather than a lookup
+// that fails at the end of a two-minute run. Lookups live here, and throw
+// when a result is missing.
+
+/** Registry sizes the library is measured at. */
+export const SIZES = [1, 100, 10_000] as const;
+/** A registry size the library is measured at. */
+export type Size = (typeof SIZES)[number];
+
+/** Sizes at which `list` is also measured with liveness probes stubbed out. */
+export const NOPROBE_SIZES = [1, 10_000] as const satisfies readonly Size[];
+
+/** Contention worker counts. */
+export const PROCESSES = [1, 2, 4, 8] as const;
+/** A contention worker count. */
+export type Procs = (typeof PROCESSES)[number];
+
+/** The measurements that do not depend on a registry size. */
+export const KEYS = {
+  writeFloor: "floor.write",
+  readFloor: "floor.read",
+  fsyncFloor: "diag.fsync",
+  resizingFloor: "diag.resizing",
+  journaledFloor: "diag.journaled",
+  probe: "probe",
+} as const;
+
+/** A size-independent measurement. */
+export type FixedKey = (typeof KEYS)[keyof typeof KEYS];
+/** A library call measured at each size. */
+export type SizedOp = "pair" | "list" | "get";
+/** The key of one single-process measurement. */
+export type SingleKey =
+  | FixedKey
+  | `${SizedOp}.${Size}`
+  | `list.${(typeof NOPROBE_SIZES)[number]}.noprobe`;
+
+/** The key of a library call at one size, e.g. `sized("list", 100)`. */
+export function sized<Op extends SizedOp, S extends Size>(
+  op: Op,
+  size: S,
+): `${Op}.${S}` {
+  return `${op}.${size}`;
+}
+
+/** The steps of a register/deregister call, as the write hook names them. */
+export const PHASE_KEYS = [
+  "journal",
+  "write",
+  "truncate",
+  "sync",
+  "done",
+  "end",
+] as const;
+/** A step of a register/deregister call. */
+export type PhaseKey = (typeof PHASE_KEYS)[number];
+
+/** The commands whose wall time is measured. */
+export const CLI_KEYS = ["empty", "node", "version", "list", "json"] as const;
+/** A command whose wall time is measured. */
+export type CliKey = (typeof CLI_KEYS)[number];
+
+/** The targets of issue 4. */
+export type TargetKey =
+  | "pair"
+  | "list"
+  | "get"
+  | "linear"
+  | "contention"
+  | "lost"
+  | "cli";
+
+/** The machine the run was made on. */
+export interface Machine {
+  nproc: number;
+  cpu: string;
+  kernel: string;
+  fs: string;
+  deno: string;
+  loadavg: number[];
+}
+
+/** One single-process measurement. */
+export interface SingleResult {
+  key: SingleKey;
+  label: string;
+  entries?: number;
+  group: "floor" | "diag" | "probe" | "write" | "read";
+  /** Calls per second (median of the rounds). */
+  rate: number;
+}
+
+/** The mean time of one step of a register/deregister call. */
+export interface PhaseResult {
+  key: PhaseKey;
+  phase: string;
+  us: number;
+}
+
+/** One contention measurement. */
+export interface ContentionResult {
+  procs: Procs;
+  /** Liveness probes stubbed out in the workers (diagnostic). */
+  stubbed: boolean;
+  calls: number;
+  /** Total calls per second over all processes. */
+  rate: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** What went wrong, when an update was lost; `undefined` when none. */
+  lost?: string;
+}
+
+/** One CLI wall-time measurement. */
+export interface CliResult {
+  key: CliKey;
+  label: string;
+  command: string;
+  medianMs: number;
+  runs: number;
+}
+
+/** A target of issue 4 and whether this run meets it. */
+export interface Target {
+  key: TargetKey;
+  name: string;
+  measured: string;
+  required: string;
+  met: boolean;
+  /** How many times too far off the requirement, when missed and numeric. */
+  missedBy?: number;
+}
+
+/** How long and how often each part ran. */
+export interface RunSettings {
+  rounds: number;
+  budgetMs: number;
+  contentionRounds: number;
+  contentionMs: number;
+  cliRuns: number;
+}
+
+/** Everything one run measured. */
+export interface Results {
+  command: string;
+  quick: boolean;
+  settings: RunSettings;
+  date: string;
+  seconds: number;
+  machine: Machine;
+  single: SingleResult[];
+  breakdown: PhaseResult[];
+  contention: ContentionResult[];
+  /** The write floor measured in the contention rounds, calls per second. */
+  contentionFloor: number;
+  cli: CliResult[];
+  targets: Target[];
+}
+
+function found<T>(item: T | undefined, what: string): T {
+  if (item === undefined) {
+    throw new RangeError(`Cannot report as a result is missing: ${what}`);
+  }
+  return item;
+}
+
+/** Calls per second of a single-process measurement. */
+export function rateOf(results: Results, key: SingleKey): number {
+  return found(results.single.find((r) => r.key === key), key).rate;
+}
+
+/** Microseconds per call of a single-process measurement. */
+export function usOf(results: Results, key: SingleKey): number {
+  return 1e6 / rateOf(results, key);
+}
+
+/** A measurement's rate as a multiple of the write floor's. */
+export function vsWriteFloor(results: Results, key: SingleKey): number {
+  return rateOf(results, key) / rateOf(results, KEYS.writeFloor);
+}
+
+/** Mean microseconds per call spent in one step of register/deregister. */
+export function stepUs(results: Results, key: PhaseKey): number {
+  return found(results.breakdown.find((p) => p.key === key), key).us;
+}
+
+/** The contention measurement at `procs` workers. */
+export function contentionOf(
+  results: Results,
+  procs: Procs,
+  options: { stubbed?: boolean } = {},
+): ContentionResult {
+  const stubbed = options.stubbed ?? false;
+  return found(
+    results.contention.find((c) => c.procs === procs && c.stubbed === stubbed),
+    `${procs} processes${stubbed ? ", stubbed" : ""}`,
+  );
+}
+
+/** Median wall milliseconds of one CLI command. */
+export function cliMs(results: Results, key: CliKey): number {
+  return found(results.cli.find((r) => r.key === key), key).medianMs;
+}
+
+/** One evaluated target. */
+export function targetOf(results: Results, key: TargetKey): Target {
+  return found(results.targets.find((t) => t.key === key), key);
+}

@@ -1,0 +1,166 @@
+// The result tables of one run, as Markdown: printed by the script and
+// written into the generated blocks of docs/performance.md.
+import { fixed, int, table, us, x } from "./format.ts";
+import {
+  cliMs,
+  contentionOf,
+  KEYS,
+  rateOf,
+  type Results,
+  type SingleResult,
+} from "./results.ts";
+import { verdict } from "./targets.ts";
+
+const right = { align: "right" } as const;
+
+/** When, where and how long the run was made. */
+export function runTable(results: Results): string {
+  const m = results.machine;
+  const s = results.settings;
+  return table([{ title: "run" }, { title: "" }], [
+    ["command", `\`${results.command}\` (\`deno run -A bench/run.ts\`)`],
+    ["date", `${results.date.slice(0, 16).replace("T", " ")} UTC`],
+    ["duration", `${fixed(results.seconds)} s`],
+    ["mode", results.quick ? "**quick: rough numbers**" : "full"],
+    [
+      "machine",
+      `${m.nproc} CPUs (\`nproc\`), ${m.cpu} (\`/proc/cpuinfo\`), Linux ${m.kernel}, /tmp on ${m.fs} (\`df -T /tmp\`), Deno ${m.deno}`,
+    ],
+    [
+      "load average at the start",
+      m.loadavg.map((l) => l.toFixed(2)).join(", "),
+    ],
+    [
+      "single process",
+      `${s.rounds} interleaved rounds of ${s.budgetMs} ms per operation`,
+    ],
+    [
+      "contention",
+      `${s.contentionRounds} interleaved rounds of ${s.contentionMs} ms per process count`,
+    ],
+    ["CLI", `median of ${s.cliRuns} interleaved runs after one warm-up run`],
+  ]);
+}
+
+const GROUP_ORDER: SingleResult["group"][] = [
+  "floor",
+  "write",
+  "read",
+  "probe",
+  "diag",
+];
+
+/** Every single-process measurement against both floors. */
+export function singleTable(results: Results): string {
+  const write = rateOf(results, KEYS.writeFloor);
+  const read = rateOf(results, KEYS.readFloor);
+  const sorted = [...results.single].sort((a, b) =>
+    GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group)
+  );
+  return table(
+    [
+      { title: "operation" },
+      { title: "entries", ...right },
+      { title: "calls/s", ...right },
+      { title: "us/call", ...right },
+      { title: "x write floor", ...right },
+      { title: "x read floor", ...right },
+    ],
+    sorted.map((r) => [
+      r.label,
+      r.entries === undefined ? "" : int(r.entries),
+      int(r.rate),
+      us(r.rate),
+      x(r.rate / write),
+      r.group === "read" || r.key === KEYS.readFloor ||
+        r.key.startsWith("list.")
+        ? x(r.rate / read)
+        : "",
+    ]),
+  );
+}
+
+/** Where the time of a register/deregister call goes. */
+export function breakdownTable(results: Results): string {
+  const sum = results.breakdown.reduce((total, p) => total + p.us, 0);
+  return table([
+    { title: "step of register/deregister, 1 entry" },
+    { title: "us per call", ...right },
+    { title: "share", ...right },
+  ], [
+    ...results.breakdown.map((p) => [
+      p.phase,
+      fixed(p.us, 1),
+      `${fixed(p.us / sum * 100)}%`,
+    ]),
+    ["total", fixed(sum, 1), ""],
+  ]);
+}
+
+/** Throughput, latency and lost updates at each process count. */
+export function contentionTable(results: Results): string {
+  return table(
+    [
+      { title: "processes", ...right },
+      { title: "calls", ...right },
+      { title: "total calls/s", ...right },
+      { title: "x 1 process", ...right },
+      { title: "x write floor", ...right },
+      { title: "p50 ms", ...right },
+      { title: "p99 ms", ...right },
+      { title: "lost updates" },
+    ],
+    results.contention.map((c) => [
+      `${c.procs}${c.stubbed ? ", probes stubbed" : ""}`,
+      int(c.calls),
+      int(c.rate),
+      x(c.rate / contentionOf(results, 1, { stubbed: c.stubbed }).rate),
+      x(c.rate / results.contentionFloor),
+      fixed(c.p50Ms, 2),
+      fixed(c.p99Ms, 2),
+      c.lost ?? "none",
+    ]),
+  );
+}
+
+/** CLI wall times against `deno run` of an empty file. */
+export function cliTable(results: Results): string {
+  const empty = cliMs(results, "empty");
+  return table(
+    [
+      { title: "command" },
+      { title: "median wall ms", ...right },
+      { title: "x empty file", ...right },
+    ],
+    results.cli.map((c) => [
+      `${c.label}: \`${c.command}\``,
+      fixed(c.medianMs, 1),
+      x(c.medianMs / empty),
+    ]),
+  );
+}
+
+/** Each target, what was measured and the verdict. */
+export function targetTable(results: Results): string {
+  return table(
+    [{ title: "target" }, { title: "measured" }, { title: "required" }, {
+      title: "",
+    }],
+    results.targets.map((t) => [t.name, t.measured, t.required, verdict(t)]),
+  );
+}
+
+/** The result tables as Markdown, as the script prints them. */
+export function renderTables(results: Results): string {
+  return [
+    "### Single process",
+    singleTable(results),
+    breakdownTable(results),
+    "### Contention: register/deregister pairs, one registry",
+    contentionTable(results),
+    "### CLI",
+    cliTable(results),
+    "### Targets",
+    targetTable(results),
+  ].join("\n\n");
+}

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import {
+  cliMs,
+  rateOf,
+  type Results,
+  sized,
+  type TargetKey,
+} from "../../bench/report/results.ts";
+import { evaluate, verdict } from "../../bench/report/targets.ts";
+import { fixedResults } from "./testdata/results.ts";
+
+function verdicts(results: Results): Record<TargetKey, string> {
+  return Object.fromEntries(
+    evaluate(results).map((t) => [t.key, verdict(t)]),
+  ) as Record<TargetKey, string>;
+}
+
+Deno.test("evaluate() judges each target of the fixed run", () => {
+  assert.deepEqual(verdicts(fixedResults()), {
+    pair: "**missed** (by 2.0x)",
+    list: "**missed** (by 3.3x)",
+    get: "**missed** (by 3.2x)",
+    linear: "met",
+    contention: "met",
+    lost: "met",
+    cli: "met",
+  });
+  const measured = evaluate(fixedResults()).map((t) => t.measured);
+  assert.deepEqual(measured, [
+    "0.46x",
+    "3.02x",
+    "3.08x",
+    "0.67x (1.15 vs 1.73 us)",
+    "0.83x",
+    "none",
+    "1.36x (20 vs 14 ms)",
+  ]);
+});
+
+Deno.test("evaluate() turns a verdict when its measurement moves", async (t) => {
+  await t.step("a faster register+deregister meets its target", () => {
+    const results = fixedResults();
+    results.single.find((r) => r.key === "pair.1")!.rate = 7438;
+    assert.equal(verdicts(results).pair, "met");
+  });
+  await t.step("a lost update misses the target", () => {
+    const results = fixedResults();
+    results.contention[3]!.lost = "file holds []";
+    const lost = evaluate(results).find((t) => t.key === "lost")!;
+    assert.equal(verdict(lost), "**missed**");
+    assert.equal(lost.measured, "8 procs: file holds []");
+  });
+  await t.step("a slow CLI misses by how much it is over", () => {
+    const results = fixedResults();
+    results.cli.find((c) => c.key === "list")!.medianMs = 14.48 * 1.8;
+    assert.equal(verdicts(results).cli, "**missed** (by 1.20x)");
+  });
+  await t.step("8 processes below 0.8x of one miss", () => {
+    const results = fixedResults();
+    results.contention[3]!.rate = 3000;
+    assert.equal(verdicts(results).contention, "**missed** (by 1.04x)");
+  });
+});
+
+Deno.test("result keys are checked by the type checker", () => {
+  const results = fixedResults();
+  assert.equal(sized("list", 100), "list.100");
+  assert.equal(rateOf(results, sized("list", 100)), 5793.6);
+  // @ts-expect-error: no registry of 1,000 entries is measured
+  assert.throws(() => rateOf(results, "list.1000"), RangeError);
+  // @ts-expect-error: get is not measured with probes stubbed out
+  assert.throws(() => rateOf(results, "get.1.noprobe"), RangeError);
+  // @ts-expect-error: a misspelt command
+  assert.throws(() => cliMs(results, "lsit"), RangeError);
+});
