@@ -1,6 +1,8 @@
-// Shared helpers for the CLI tests (not a test file itself): run `cli.ts` as a
-// real process, temporary workspaces, sleeping processes to register.
+// Shared helpers for the CLI tests (not a test file itself): run the CLI in
+// this process with a fake io (`runMain`) or as a real process (`loops`),
+// temporary workspaces, sleeping processes to register.
 import assert from "node:assert/strict";
+import { type CliIo, main } from "../../cli.ts";
 export { deadPid } from "./core.ts";
 
 /** The CLI entry point. */
@@ -26,6 +28,61 @@ export interface CliOptions {
 }
 
 const decoder = new TextDecoder();
+
+/** Options for {@linkcode runMain}. */
+export interface MainOptions {
+  /** Passed as `--workspace`; omitted when undefined. */
+  ws?: string;
+  /** The current directory the CLI sees; asking for it fails when unset. */
+  cwd?: string;
+  /** The environment the CLI sees. @default {} */
+  env?: Record<string, string>;
+  /** @default false */
+  color?: boolean;
+  /** The terminal width; `undefined`: not a terminal. */
+  columns?: number;
+}
+
+/**
+ * Runs `main(<args>)` in this process with a fake io (nothing global is
+ * replaced), checked like {@linkcode loops}. Permissions are the test's.
+ */
+export async function runMain(
+  args: string[],
+  options: MainOptions = {},
+): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIo = {
+    out: (text) => {
+      stdout += `${text}\n`;
+    },
+    err: (text) => {
+      stderr += `${text}\n`;
+    },
+    env: (name) => options.env?.[name],
+    cwd: () => {
+      if (options.cwd === undefined) {
+        throw new Error("The CLI asked for the current directory: pass cwd");
+      }
+      return options.cwd;
+    },
+    color: options.color ?? false,
+    columns: options.columns,
+  };
+  const code = await main([
+    ...(options.ws === undefined ? [] : ["--workspace", options.ws]),
+    ...args,
+  ], io);
+  const result = {
+    code,
+    stdout,
+    stderr,
+    raw: new TextEncoder().encode(stdout),
+  };
+  assertClean(result, args);
+  return result;
+}
 
 /** The `deno run` arguments for the CLI. */
 export function cliArgs(args: string[], options: CliOptions = {}): string[] {

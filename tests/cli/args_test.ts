@@ -1,8 +1,9 @@
-// src/_args.ts: the CLI's strict argument parser, against `node:util`
+// cli/_args.ts: the CLI's strict argument parser, against `node:util`
 // parseArgs({ strict: true, allowPositionals: true }).
 import assert from "node:assert/strict";
 import { parseArgs as nodeParseArgs } from "node:util";
-import { type ArgOptions, parseArgs, ParseArgsError } from "../../src/_args.ts";
+import { type ArgOptions, parseArgs, ParseArgsError } from "../../cli/_args.ts";
+import { UsageError } from "../../cli/_errors.ts";
 
 const OPTIONS = {
   pid: { type: "string", short: "p" },
@@ -181,4 +182,38 @@ Deno.test("parseArgs() agrees with node:util parseArgs on random vectors", () =>
     }
     assert.deepEqual(parseArgs(args, OPTIONS), expected, args.join(" "));
   }
+});
+
+Deno.test("parseArgs() with stopAtPositional ends the options at the first positional", () => {
+  const stop = { stopAtPositional: true };
+  assert.deepEqual(
+    parseArgs(["-f", "--pid", "1", "cmd", "--json", "-x"], OPTIONS, stop),
+    {
+      values: Object.assign(Object.create(null), { force: true, pid: "1" }),
+      positionals: ["cmd", "--json", "-x"],
+    },
+  );
+  // A value is not a positional; `-` alone is.
+  assert.deepEqual(parseArgs(["--pid", "cmd", "-", "-f"], OPTIONS, stop), {
+    values: Object.assign(Object.create(null), { pid: "cmd" }),
+    positionals: ["-", "-f"],
+  });
+  // `--` ends the options as ever, and is not kept.
+  assert.deepEqual(parseArgs(["-v", "--", "-f", "x"], OPTIONS, stop), {
+    values: Object.assign(Object.create(null), { verbose: true }),
+    positionals: ["-f", "x"],
+  });
+  // Options before the first positional are still checked.
+  assert.throws(() => parseArgs(["--bogus", "cmd"], OPTIONS, stop), {
+    name: "ParseArgsError",
+    message: "Unknown option '--bogus'",
+  });
+  // Without it, options after a positional are parsed.
+  assert.deepEqual(parseArgs(["cmd", "-f"], OPTIONS).positionals, ["cmd"]);
+});
+
+Deno.test("ParseArgsError is a usage error (exit 2)", () => {
+  const error = new ParseArgsError("Unknown option '--bogus'");
+  assert.ok(error instanceof UsageError);
+  assert.equal(error.exitCode, 2);
 });

@@ -1,4 +1,4 @@
-// Pure formatter unit tests for src/_format.ts (the CLI's output).
+// Pure formatter unit tests for cli/_format.ts (the CLI's output).
 import assert from "node:assert/strict";
 import type { LoopInfo } from "../../mod.ts";
 import {
@@ -10,7 +10,7 @@ import {
   stringifyJson,
   textWidth,
   toJson,
-} from "../../src/_format.ts";
+} from "../../cli/_format.ts";
 
 const NOW = new Date("2026-11-30T12:00:00.000Z");
 

@@ -200,7 +200,9 @@ export const diskScenarios: DiskScenario[] = [
         await file.truncate(before.length + 4096);
       }
       const journal = await Deno.readFile(`${registry.path}.journal`);
-      const { parseJournal, isTornWrite } = await import("../../src/_journal.ts");
+      const { parseJournal, isTornWrite } = await import(
+        "../../src/_journal.ts"
+      );
       const parsed = parseJournal(journal)!;
       assert.ok(
         isTornWrite(

@@ -5,7 +5,7 @@
 // escape sequences are our own colours (none with NO_COLOR), and each line
 // fits the terminal width; piped, the prompt is printed in full.
 import assert from "node:assert/strict";
-import { textWidth } from "../../src/_format.ts";
+import { textWidth } from "../../cli/_format.ts";
 import {
   CLI,
   loops,

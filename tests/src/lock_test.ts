@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { CorruptRegistryError } from "../../mod.ts";
+
+import {
+  fileIds,
+  rawEntry,
+  tempWorkspace,
+  writeRegistry,
+} from "../_helpers/core.ts";
+import {
+  assertAllRefused,
+  fake,
+  registry,
+  snapshot,
+} from "../_helpers/store.ts";
+
+Deno.test("a symlinked loops.json is refused and its target untouched", async () => {
+  await using ws = await tempWorkspace();
+  await Deno.mkdir(ws.dir);
+  const target = `${ws.path}/elsewhere.json`;
+  const content = JSON.stringify({ loops: [rawEntry("a", 1)] });
+  await Deno.writeTextFile(target, content);
+  await Deno.symlink(target, ws.file);
+  await assertAllRefused(ws, ws.file, /symbolic link/);
+  await assert.rejects(registry(ws).repair(), CorruptRegistryError);
+  assert.equal(await Deno.readTextFile(target), content);
+  assert.ok((await Deno.lstat(ws.file)).isSymlink);
+});
+
+Deno.test("a symlinked .ralph is refused and its target untouched", async () => {
+  await using ws = await tempWorkspace();
+  const target = `${ws.path}/real_dir`;
+  await Deno.mkdir(target);
+  await Deno.symlink(target, ws.dir);
+  await assertAllRefused(ws, ws.dir, /symbolic link/);
+  // Nothing was created through the link.
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(target)), []);
+});
+
+Deno.test("a directory in place of loops.json is refused", async () => {
+  await using ws = await tempWorkspace();
+  await Deno.mkdir(ws.file, { recursive: true });
+  await assertAllRefused(ws, ws.file, /not a regular file/);
+  const aside = await registry(ws).repair();
+  assert.ok(aside && (await Deno.lstat(aside)).isDirectory);
+  assert.deepEqual(await registry(ws).list(), []);
+});
+
+Deno.test("a registry over 16 MiB is refused with its bytes untouched", async () => {
+  await using ws = await tempWorkspace();
+  const pad = "x".repeat(16 * 1024 * 1024);
+  const content = JSON.stringify({ loops: [rawEntry("a", 1)], pad });
+  await writeRegistry(ws, content);
+  const before = await snapshot(ws.file);
+  assert.ok(before.bytes.length > 16 * 1024 * 1024);
+  await assertAllRefused(ws, ws.file, /16 MiB/);
+  assert.deepEqual(await snapshot(ws.file), before);
+  // repair() moves it aside whole.
+  const aside = await registry(ws).repair();
+  assert.ok(aside);
+  assert.equal((await Deno.stat(aside)).size, before.bytes.length);
+  assert.deepEqual(await registry(ws).list(), []);
+});
+
+Deno.test("an editor replacing loops.json by rename is followed", async () => {
+  await using ws = await tempWorkspace();
+  await registry(ws).register(fake("a", 7001));
+  const replacement = `${ws.dir}/loops.json.tmp`;
+  await Deno.writeTextFile(
+    replacement,
+    JSON.stringify({ loops: [rawEntry("edited", 7005)] }),
+  );
+  await Deno.rename(replacement, ws.file);
+  await registry(ws).register(fake("b", 7002));
+  assert.deepEqual(await fileIds(ws), ["edited", "b"]);
+});
