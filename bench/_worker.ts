@@ -15,7 +15,7 @@ import {
   LoopRegistry,
   type RegistryEnv,
 } from "../mod.ts";
-import { lineReader } from "./_lines.ts";
+import { lineReader } from "../tests/_helpers/lines.ts";
 
 const n = Number(Deno.args[0]);
 const encoder = new TextEncoder();

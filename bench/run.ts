@@ -16,11 +16,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   createLoopEntry,
-  defaultRegistryEnv,
   LoopRegistry,
   type LoopRegistryOptions,
   probeProcess,
-  type RegistryEnv,
 } from "../mod.ts";
 import { WRITE_HOOK } from "../src/_durable_write.ts";
 import {
@@ -39,7 +37,7 @@ import {
   writeFixture,
 } from "./_fixture.ts";
 import { type Case, measureAll, median, percentile, rate } from "./_measure.ts";
-import { lineReader } from "./_lines.ts";
+import { aliveEnv as alive, lineReader } from "../tests/_helpers/core.ts";
 import { checkMarkers, MarkerError, updateDoc } from "./report/doc.ts";
 import {
   type CliKey,
@@ -142,12 +140,6 @@ async function single(
     },
   ];
   const workspaces = new Map<number, string>();
-  const alive: RegistryEnv = {
-    ...defaultRegistryEnv,
-    probe: () => "alive",
-    identify: () => undefined,
-    isDirectory: () => true,
-  };
   for (const size of SIZES) {
     const workspace = await Deno.makeTempDir({
       dir: tmp,

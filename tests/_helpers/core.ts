@@ -1,6 +1,8 @@
 // Shared helpers for the core library tests (not a test file itself).
 import { defaultRegistryEnv, type RegistryEnv } from "../../mod.ts";
 
+export { lineReader, lines } from "./lines.ts";
+
 /** A temporary workspace removed on dispose. */
 export interface TempWorkspace extends AsyncDisposable {
   path: string;
@@ -161,22 +163,4 @@ export async function runOp(
     // Left empty: the assertions on `ok`/`error` report stdout and stderr.
   }
   return { code: output.code, stdout, stderr, ...parsed };
-}
-
-/** Reads lines from a stream. */
-export async function* lines(
-  stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<string> {
-  let buffered = "";
-  for await (
-    const chunk of stream.pipeThrough(new TextDecoderStream())
-  ) {
-    buffered += chunk;
-    let newline;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-    }
-  }
-  if (buffered !== "") yield buffered;
 }

@@ -2,6 +2,7 @@
 // place and states what list() and register() must do with it: handle it
 // (the ids list() returns) or fail with a clear one-line
 // CorruptRegistryError naming the file, leaving every byte as it was.
+import { rawEntry } from "../_helpers/core.ts";
 import assert from "node:assert/strict";
 import {
   CorruptRegistryError,
@@ -38,14 +39,8 @@ export interface HostileCase {
   isolate?: boolean;
 }
 
-const entry = (id: string, pid = 1, extra: Record<string, unknown> = {}) => ({
-  id,
-  pid,
-  started: "2026-11-30T13:16:33.123Z",
-  prompt: `prompt of ${id}`,
-  workspace: "/ws",
-  ...extra,
-});
+const entry = (id: string, pid = 1, extra: Record<string, unknown> = {}) =>
+  rawEntry(id, pid, extra);
 const registry = (...loops: unknown[]) => JSON.stringify({ loops }, null, 2);
 
 async function writeRegistry(workspace: string, text: string | Uint8Array) {

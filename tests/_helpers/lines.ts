@@ -1,4 +1,22 @@
-// Line reading for the bench script and its workers.
+// Line reading over a child process's stdout, for the tests and the bench.
+
+/** Reads lines from a stream. */
+export async function* lines(
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<string> {
+  let buffered = "";
+  for await (
+    const chunk of stream.pipeThrough(new TextDecoderStream())
+  ) {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+  if (buffered !== "") yield buffered;
+}
 
 /** Returns a reader of the stream's lines: `undefined` at its end. */
 export function lineReader(
