@@ -119,6 +119,14 @@ function decodeEntry(raw: unknown, index: number, path: string): StoredEntry {
       bootId: raw.boot_id,
     };
   }
+  // A malformed origin likewise: judged as an entry that records none.
+  if (typeof raw.host_id === "string" && raw.host_id !== "") {
+    entry.origin = { hostId: raw.host_id };
+    if (typeof raw.hostname === "string") entry.origin.hostname = raw.hostname;
+    if (Number.isSafeInteger(raw.pid_ns)) {
+      entry.origin.pidNamespace = raw.pid_ns as number;
+    }
+  }
   return { raw, entry };
 }
 
@@ -135,6 +143,15 @@ export function entryToRaw(entry: LoopEntry): Record<string, unknown> {
   if (entry.identity !== undefined) {
     raw.pid_start_time = entry.identity.startTime;
     raw.boot_id = entry.identity.bootId;
+  }
+  if (entry.origin !== undefined) {
+    raw.host_id = entry.origin.hostId;
+    if (entry.origin.hostname !== undefined) {
+      raw.hostname = entry.origin.hostname;
+    }
+    if (entry.origin.pidNamespace !== undefined) {
+      raw.pid_ns = entry.origin.pidNamespace;
+    }
   }
   return raw;
 }

@@ -16,45 +16,111 @@
 // only "no such process", and is used inside changes, where every other
 // entry is checked on every call. A `Judge` serves one call: each pid (with
 // its recorded identity) is probed once, however many entries share it.
+import { isAbsolute, join } from "./_path.ts";
 import type { LoopEntry, LoopStatus } from "./loop_entry.ts";
-import type { Liveness, ProcessVerdict } from "./process.ts";
+import type {
+  Liveness,
+  LocalOrigin,
+  ProbeOptions,
+  ProcessVerdict,
+} from "./process.ts";
 import type { RegistryEnv } from "./registry_env.ts";
 
 /** A listed status, or `dead` (hidden, and removed where allowed). */
 export type Verdict = LoopStatus | "dead";
 
+const REMOTE = new Set(["other-host", "other-pid-namespace"]);
+
 /** Judges the entries of one call; see the table at the top. */
 export class Judge {
   #env: RegistryEnv;
+  #workspace: string;
+  #local: LocalOrigin | undefined;
   #full = new Map<string, Liveness>();
   #signal = new Map<string, Liveness>();
 
-  constructor(env: RegistryEnv) {
+  /**
+   * @param env The probes.
+   * @param workspace The registry's workspace, against which relative
+   * worktree paths are resolved.
+   */
+  constructor(env: RegistryEnv, workspace: string) {
     this.#env = env;
+    this.#workspace = workspace;
+  }
+
+  /**
+   * The verdict an entry gets without probing its pid: where it registered
+   * on another host or pid namespace, or before this host's last boot.
+   * `undefined` when its pid is to be probed here.
+   */
+  #placed(entry: LoopEntry): ProcessVerdict | undefined {
+    const origin = entry.origin;
+    if (origin === undefined) return undefined;
+    this.#local ??= this.#env.origin?.() ?? {};
+    const local = this.#local;
+    if (local.hostId === undefined) {
+      return { liveness: "unknown", reason: "no-permission" };
+    }
+    if (origin.hostId !== local.hostId) {
+      return { liveness: "unknown", reason: "other-host" };
+    }
+    const bootId = entry.identity?.bootId;
+    if (bootId && local.bootId && bootId !== local.bootId) {
+      return { liveness: "dead", reason: "rebooted" };
+    }
+    if (origin.pidNamespace === undefined) return undefined;
+    if (local.pidNamespace === undefined) {
+      return { liveness: "unknown", reason: "no-permission" };
+    }
+    return origin.pidNamespace === local.pidNamespace
+      ? undefined
+      : { liveness: "unknown", reason: "other-pid-namespace" };
+  }
+
+  /** Probe options: without an identity, the start time must not be later. */
+  #options(entry: LoopEntry, signalOnly: boolean): ProbeOptions {
+    if (signalOnly) return { signalOnly };
+    return entry.identity === undefined ? { registeredAt: entry.started } : {};
   }
 
   #probe(entry: LoopEntry, signalOnly: boolean): Liveness {
+    const placed = this.#placed(entry);
+    if (placed !== undefined) return placed.liveness;
     const memo = signalOnly ? this.#signal : this.#full;
-    const key =
-      `${entry.pid}:${entry.identity?.startTime}:${entry.identity?.bootId}`;
+    const { identity } = entry;
+    const key = identity === undefined
+      ? `${entry.pid}@${signalOnly ? "" : entry.started}`
+      : `${entry.pid}:${identity.startTime}:${identity.bootId}`;
     let liveness = memo.get(key);
     if (liveness === undefined) {
-      liveness = signalOnly
-        ? this.#env.probe(entry.pid, entry.identity, { signalOnly })
-        : this.#env.probe(entry.pid, entry.identity);
+      liveness = this.#env.probe(
+        entry.pid,
+        identity,
+        this.#options(entry, signalOnly),
+      );
       memo.set(key, liveness);
     }
     return liveness;
   }
 
-  /** The full verdict: liveness with identity, then the worktree. */
+  /** The full verdict: where, liveness with identity, then the worktree. */
   verdict(entry: LoopEntry): Verdict {
+    const placed = this.#placed(entry);
+    if (placed !== undefined && REMOTE.has(placed.reason)) return "remote";
     const liveness = this.#probe(entry, false);
     if (liveness !== "alive") return liveness;
-    return entry.worktreePath !== undefined &&
-        this.#env.isDirectory(entry.worktreePath) === false
-      ? "orphan"
-      : "running";
+    const worktree = entry.worktreePath;
+    if (worktree === undefined) return "running";
+    const path = isAbsolute(worktree)
+      ? worktree
+      : join(this.#workspace, worktree);
+    return this.#env.isDirectory(path) === false ? "orphan" : "running";
+  }
+
+  /** Whether the entry's pid is a pid of this host and namespace. */
+  here(entry: LoopEntry): boolean {
+    return this.#placed(entry) === undefined;
   }
 
   /** Whether the full verdict proves the process dead. */
@@ -62,14 +128,20 @@ export class Judge {
     return this.#probe(entry, false) === "dead";
   }
 
-  /** The cheap proof of death (no such process), for changes. */
+  /**
+   * The cheap proof of death for changes: no such process (signal probe),
+   * or registered on this host before its last boot.
+   */
   provenDead(entry: LoopEntry): boolean {
     return this.#probe(entry, true) === "dead";
   }
 
   /** The full verdict with its reason, for `inspect`. */
   explain(entry: LoopEntry): ProcessVerdict {
-    const explained = this.#env.explain?.(entry.pid, entry.identity);
+    const placed = this.#placed(entry);
+    if (placed !== undefined) return placed;
+    const options = this.#options(entry, false);
+    const explained = this.#env.explain?.(entry.pid, entry.identity, options);
     if (explained !== undefined) return explained;
     const liveness = this.#probe(entry, false);
     const reason = liveness === "dead"
@@ -90,16 +162,18 @@ export function removedByChange(
 }
 
 /**
- * What registering `entry` removes: entries of the same pid (a process runs
- * one loop, as in ralph), proven-dead ones, and a holder of its id that the
- * full verdict finds dead (a reused pid or a zombie does not keep an id).
+ * What registering `entry` removes: entries of the same pid here (a process
+ * runs one loop, as in ralph; the same number in another namespace is
+ * another process), proven-dead ones, and a holder of its id that the full
+ * verdict finds dead (a reused pid or a zombie does not keep an id).
  */
 export function removedByRegister(
   judge: Judge,
   entry: LoopEntry,
 ): (other: LoopEntry) => boolean {
   return (other) =>
-    other.pid === entry.pid || judge.provenDead(other) ||
+    (other.pid === entry.pid && judge.here(other)) ||
+    judge.provenDead(other) ||
     (other.id === entry.id && judge.dead(other));
 }
 

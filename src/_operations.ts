@@ -26,7 +26,12 @@ import {
   LoopIdTakenError,
   LoopNotFoundError,
 } from "./errors.ts";
-import { isValidLoopId, type LoopEntry, type LoopInfo } from "./loop_entry.ts";
+import {
+  isValidLoopId,
+  type LoopEntry,
+  type LoopInfo,
+  type LoopOrigin,
+} from "./loop_entry.ts";
 import { isValidPid } from "./process.ts";
 import type { LoopInspection } from "./registry.ts";
 import type { RegistryEnv } from "./registry_env.ts";
@@ -61,6 +66,10 @@ export interface ChangeOptions {
    * @default {store.timeoutMs}
    */
   timeoutMs?: number;
+}
+
+function judgeOf(store: Store): Judge {
+  return new Judge(store.env, store.paths.workspace);
 }
 
 /** Exclusive lock, read, change, and a durable write when changed. */
@@ -123,7 +132,7 @@ function* clean(
   return yield* change(store, (doc) => {
     const next = withoutEntries(
       doc,
-      removedByClean(new Judge(store.env), options),
+      removedByClean(judgeOf(store), options),
     );
     return { doc: next, result: doc.entries.length - next.entries.length };
   }, { create: false, timeoutMs: options.timeoutMs });
@@ -165,7 +174,7 @@ function* cleanAfterRead(store: Store): Step<void> {
 /** The loops with their status, dead ones hidden and cleaned. */
 export function* list(store: Store): Step<LoopInfo[]> {
   const { doc, torn } = yield* read(store);
-  const judge = new Judge(store.env);
+  const judge = judgeOf(store);
   const listed: LoopInfo[] = [];
   let anyDead = false;
   for (const { entry } of doc.entries) {
@@ -182,7 +191,7 @@ export function* get(store: Store, id: string): Step<LoopInfo | undefined> {
   const { doc, torn } = yield* read(store);
   const entry = doc.entries.find((e) => e.entry.id === id)?.entry;
   if (entry === undefined) return undefined;
-  const status = new Judge(store.env).verdict(entry);
+  const status = judgeOf(store).verdict(entry);
   if (status === "dead" || torn) yield* cleanAfterRead(store);
   return status === "dead" ? undefined : { ...entry, status };
 }
@@ -195,12 +204,24 @@ export function* inspect(
   const { doc } = yield* read(store);
   const entry = doc.entries.find((e) => e.entry.id === id)?.entry;
   if (entry === undefined) return undefined;
-  return { ...entry, ...new Judge(store.env).explain(entry) };
+  return { ...entry, ...judgeOf(store).explain(entry) };
 }
 
 /** Removes dead entries and orphans; returns how many. */
 export function cleanStale(store: Store): Step<number> {
   return clean(store, { orphans: true });
+}
+
+/** Where a loop registered by this process runs, as an entry records it. */
+function here(env: RegistryEnv): LoopOrigin | undefined {
+  const local = env.origin?.();
+  if (local?.hostId === undefined) return undefined;
+  const origin: LoopOrigin = { hostId: local.hostId };
+  if (local.hostname !== undefined) origin.hostname = local.hostname;
+  if (local.pidNamespace !== undefined) {
+    origin.pidNamespace = local.pidNamespace;
+  }
+  return origin;
 }
 
 function checkEntry(entry: LoopEntry): void {
@@ -243,10 +264,13 @@ function checkEntry(entry: LoopEntry): void {
 /** Registers `entry`, recording the process identity where readable. */
 export function* register(store: Store, entry: LoopEntry): Step<string> {
   checkEntry(entry);
+  const stored: LoopEntry = { ...entry };
   const identity = entry.identity ?? store.env.identify(entry.pid);
-  const stored: LoopEntry = identity ? { ...entry, identity } : { ...entry };
+  if (identity !== undefined) stored.identity = identity;
+  const origin = entry.origin ?? here(store.env);
+  if (origin !== undefined) stored.origin = origin;
   return yield* change(store, (doc) => {
-    const judge = new Judge(store.env);
+    const judge = judgeOf(store);
     const kept = withoutEntries(doc, removedByRegister(judge, stored));
     if (kept.entries.some((e) => e.entry.id === stored.id)) {
       throw new LoopIdTakenError(stored.id, store.paths.file);
@@ -263,10 +287,16 @@ export function* remove(
   return yield* change(store, (doc) => ({
     doc: withoutEntries(
       doc,
-      removedByChange(new Judge(store.env), target),
+      removedByChange(judgeOf(store), target),
     ),
     result: doc.entries.some((e) => target(e.entry)),
   }), { create: false });
+}
+
+/** Removes the loops of `pid`, a pid of this host and namespace. */
+export function removePid(store: Store, pid: number): Step<boolean> {
+  const check = judgeOf(store);
+  return remove(store, (e) => e.pid === pid && check.here(e));
 }
 
 /** Removes the loop `id`. */

@@ -20,6 +20,27 @@ export interface LoopEntry {
   workspace: string;
   /** Identity of the process when it registered, where it could be read. */
   identity?: ProcessIdentity;
+  /**
+   * Where it registered: the host, and the pid namespace its pid belongs to,
+   * where they could be read. Entries of another host or namespace are not
+   * probed by pid.
+   */
+  origin?: LoopOrigin;
+}
+
+/**
+ * Where a loop registered. In the file: `host_id`, `hostname`, `pid_ns`.
+ */
+export interface LoopOrigin {
+  /** A stable id of the host (a hash of its machine id). */
+  hostId: string;
+  /** The host name, for display. */
+  hostname?: string;
+  /**
+   * The inode of the pid namespace the entry's pid is a number in (that of
+   * the registering process).
+   */
+  pidNamespace?: number;
 }
 
 /**
@@ -27,9 +48,13 @@ export interface LoopEntry {
  *
  * - `running`: the process is alive.
  * - `orphan`: the process is alive but its worktree is gone.
- * - `unknown`: liveness cannot be checked (no `--allow-run`).
+ * - `remote`: registered on another host or in another pid namespace (a
+ *   container): its pid means nothing here, so it is not probed, never
+ *   cleaned and never signalled from here.
+ * - `unknown`: liveness cannot be checked (no `--allow-run`, or the pid may
+ *   have been reused and nothing proves it either way).
  */
-export type LoopStatus = "running" | "orphan" | "unknown";
+export type LoopStatus = "running" | "orphan" | "remote" | "unknown";
 
 /** A loop entry as returned by `list` and `get`, with its status. */
 export interface LoopInfo extends LoopEntry {

@@ -236,7 +236,7 @@ export class LoopRegistry implements Registry {
    * ```
    */
   deregisterPid(pid: number): Promise<boolean> {
-    return runAsync(op.remove(this.#store, (e) => e.pid === pid));
+    return runAsync(op.removePid(this.#store, pid));
   }
 
   /**
@@ -252,7 +252,7 @@ export class LoopRegistry implements Registry {
    * ```
    */
   deregisterPidSync(pid: number): boolean {
-    return runSync(op.remove(this.#store, (e) => e.pid === pid));
+    return runSync(op.removePid(this.#store, pid));
   }
 
   /**

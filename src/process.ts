@@ -77,6 +77,112 @@ function readProcText(path: string): string | undefined {
   }
 }
 
+let bootTimeMs: number | undefined;
+
+/**
+ * The wall-clock time a process started, from its start time in clock ticks
+ * since boot: boot time (`btime` of `/proc/stat`) + ticks / 100 (USER_HZ,
+ * the unit of `/proc` on Linux). `undefined` where `/proc` cannot be read.
+ */
+function startedAtMs(ticks: number): number | undefined {
+  if (bootTimeMs === undefined) {
+    const match = readProcText("/proc/stat")?.match(/^btime (\d+)$/m);
+    if (match === undefined || match === null) return undefined;
+    bootTimeMs = Number(match[1]) * 1000;
+  }
+  return bootTimeMs + ticks * 10;
+}
+
+/**
+ * Where this process runs, as far as it can be read: see
+ * {@linkcode readLocalOrigin}.
+ */
+export interface LocalOrigin {
+  /** A hash of `/etc/machine-id` (of the boot id where there is none). */
+  hostId?: string;
+  /** The host name, for display. */
+  hostname?: string;
+  /** The kernel's boot id. */
+  bootId?: string;
+  /** The inode of this process's pid namespace (`/proc/self/ns/pid`). */
+  pidNamespace?: number;
+}
+
+/** 64-bit FNV-1a of `text`, as 16 hex digits (a stable, short host id). */
+function hash64(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(text)) {
+    h = ((h ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, "0");
+}
+
+function readTextOrUndefined(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path).trim() || undefined;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) return undefined;
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.PermissionDenied) return undefined;
+    throw error;
+  }
+}
+
+let localOrigin: LocalOrigin | undefined;
+
+/**
+ * Reads where this process runs: the host (a hash of `/etc/machine-id`, or
+ * of the boot id where a container has no machine id; and the host name),
+ * the boot id, and the pid namespace. A pid number means a process only in
+ * the pid namespace it was read in: entries registered on another host or in
+ * another namespace are never judged by a local pid. Fields that cannot be
+ * read are left out: the namespace and boot id need `-A` (Deno guards
+ * `/proc`), the host name `--allow-sys=hostname`. Read once per process.
+ *
+ * @returns What could be read of this process's origin.
+ *
+ * @example Read this process's origin (needs `-A`)
+ * ```ts ignore
+ * import { readLocalOrigin } from "@loops/registry";
+ *
+ * const { hostId, hostname, pidNamespace } = readLocalOrigin();
+ * ```
+ */
+export function readLocalOrigin(): LocalOrigin {
+  if (localOrigin !== undefined) return localOrigin;
+  const origin: LocalOrigin = {};
+  bootIdCache ??= readProcText("/proc/sys/kernel/random/boot_id")?.trim();
+  if (bootIdCache !== undefined) origin.bootId = bootIdCache;
+  const machine = readTextOrUndefined("/etc/machine-id") ??
+    readTextOrUndefined("/var/lib/dbus/machine-id");
+  if (machine !== undefined) origin.hostId = hash64(`machine:${machine}`);
+  else if (origin.bootId !== undefined) {
+    origin.hostId = hash64(`boot:${origin.bootId}`);
+  }
+  try {
+    origin.hostname = Deno.hostname();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+  }
+  if (procReadable !== false) {
+    try {
+      const link = Deno.readLinkSync("/proc/self/ns/pid");
+      const inode = Number(link.match(/^pid:\[(\d+)\]$/)?.[1]);
+      if (Number.isSafeInteger(inode)) origin.pidNamespace = inode;
+    } catch (error) {
+      if (
+        !(error instanceof Deno.errors.NotCapable) &&
+        !(error instanceof Deno.errors.NotFound) &&
+        !(error instanceof Deno.errors.PermissionDenied)
+      ) {
+        throw error;
+      }
+    }
+  }
+  localOrigin = origin;
+  return origin;
+}
+
 /**
  * Reads the identity of a live process from `/proc`.
  *
@@ -122,7 +228,23 @@ export interface ProbeOptions {
    * @default {false}
    */
   signalOnly?: boolean;
+  /**
+   * When the loop registered (an RFC 3339 time, e.g. the entry's `started`),
+   * for an entry without a recorded identity: a live process that started
+   * more than {@linkcode START_MARGIN_MS} later is not the loop (`unknown`,
+   * reason `pid-reused`). Needs `-A`, like every `/proc` read.
+   *
+   * @default {undefined}
+   */
+  registeredAt?: string;
 }
+
+/**
+ * How much later than a loop's registration its process may seem to have
+ * started (the boot time in `/proc/stat` has one-second steps) before the
+ * pid counts as reused.
+ */
+export const START_MARGIN_MS = 2000;
 
 /**
  * Why a process has the liveness it has, from {@linkcode explainProcess}.
@@ -131,7 +253,16 @@ export interface ProbeOptions {
  * - `exited`: no such process (dead).
  * - `zombie`: exited, not yet reaped by its parent (dead).
  * - `pid-reused`: the pid now names another process (dead).
- * - `no-permission`: no `--allow-run` to probe it (unknown).
+ * - `pid-reused`: the pid now names another process: dead when the recorded
+ *   identity differs; `unknown` when only the start time shows it (the
+ *   process started after the loop registered, which a clock step could fake:
+ *   such a process is never signalled, and never cleaned either).
+ * - `rebooted`: registered on this host before its last boot (dead).
+ * - `other-host`: registered on another host: not probed here (unknown).
+ * - `other-pid-namespace`: registered in another pid namespace (a container)
+ *   of this host, where its pid means another process: not probed (unknown).
+ * - `no-permission`: no `--allow-run` to probe it, or (for an entry that
+ *   records where it runs) no `-A` to tell where this process runs (unknown).
  * - `verified`: alive, and its identity matches the recorded one.
  * - `alive`: alive; identity not recorded or not readable.
  */
@@ -140,6 +271,9 @@ export type LivenessReason =
   | "exited"
   | "zombie"
   | "pid-reused"
+  | "rebooted"
+  | "other-host"
+  | "other-pid-namespace"
   | "no-permission"
   | "verified"
   | "alive";
@@ -198,7 +332,16 @@ export function explainProcess(
   if (live.state === "Z" || live.state === "X") {
     return { liveness: "dead", reason: "zombie" };
   }
-  if (identity === undefined) return { liveness: "alive", reason: "alive" };
+  if (identity === undefined) {
+    const registered = options.registeredAt === undefined
+      ? NaN
+      : Date.parse(options.registeredAt);
+    const started = startedAtMs(live.startTime);
+    if (started !== undefined && started > registered + START_MARGIN_MS) {
+      return { liveness: "unknown", reason: "pid-reused" };
+    }
+    return { liveness: "alive", reason: "alive" };
+  }
   if (
     identity.bootId !== live.bootId || identity.startTime !== live.startTime
   ) {

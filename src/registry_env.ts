@@ -1,10 +1,12 @@
 import {
   explainProcess,
   type Liveness,
+  type LocalOrigin,
   type ProbeOptions,
   probeProcess,
   type ProcessIdentity,
   type ProcessVerdict,
+  readLocalOrigin,
   readProcessIdentity,
 } from "./process.ts";
 
@@ -47,9 +49,19 @@ export interface RegistryEnv {
    * Liveness of `pid` with its reason; see {@linkcode explainProcess}. When
    * left out, `probe` is used and the reason is generic.
    */
-  explain?(pid: number, identity?: ProcessIdentity): ProcessVerdict;
+  explain?(
+    pid: number,
+    identity?: ProcessIdentity,
+    options?: ProbeOptions,
+  ): ProcessVerdict;
   /** Identity of a live process, or `undefined` where it cannot be read. */
   identify(pid: number): ProcessIdentity | undefined;
+  /**
+   * Where this process runs (host, boot, pid namespace), to tell entries
+   * registered elsewhere; see {@linkcode readLocalOrigin}. When left out,
+   * no origin is recorded, and entries that record one are `unknown`.
+   */
+  origin?(): LocalOrigin;
   /**
    * Whether `path` is an existing directory; `undefined` when it cannot be
    * checked (no read permission for it).
@@ -75,6 +87,7 @@ let ownIdentity: ProcessIdentity | undefined;
 export const defaultRegistryEnv: RegistryEnv = {
   probe: probeProcess,
   explain: explainProcess,
+  origin: readLocalOrigin,
   identify(pid) {
     if (pid === Deno.pid && ownIdentity !== undefined) return ownIdentity;
     const live = readProcessIdentity(pid);

@@ -28,11 +28,15 @@ export async function tempWorkspace(
   };
 }
 
-/** A registry env where every pid is alive and identity is unknown. */
+/**
+ * A registry env where every pid is alive, and identity and origin are
+ * unknown (so entries are written as ralph writes them).
+ */
 export const aliveEnv: RegistryEnv = {
   ...defaultRegistryEnv,
   probe: () => "alive",
   identify: () => undefined,
+  origin: () => ({}),
   isDirectory: () => true,
 };
 
@@ -163,4 +167,27 @@ export async function runOp(
     // Left empty: the assertions on `ok`/`error` report stdout and stderr.
   }
   return { code: output.code, stdout, stderr, ...parsed };
+}
+
+/**
+ * Why a test that needs root and `tools` cannot run here, or `undefined`
+ * when it can. Under `CI=true` nothing may skip: a missing requirement
+ * throws instead.
+ */
+export function rootSkipReason(...tools: string[]): string | undefined {
+  let reason: string | undefined;
+  const uid = new Deno.Command("id", { args: ["-u"] }).outputSync().stdout;
+  if (new TextDecoder().decode(uid).trim() !== "0") reason = "needs root";
+  for (const tool of tools) {
+    const found = new Deno.Command("sh", {
+      args: ["-c", `command -v ${tool}`],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+    if (!found) reason ??= `needs ${tool}`;
+  }
+  if (reason !== undefined && Deno.env.get("CI") === "true") {
+    throw new Error(`Cannot run this test under CI=true as it ${reason}`);
+  }
+  return reason;
 }

@@ -9,7 +9,15 @@ import {
   createLoopEntry,
   defaultRegistryEnv,
   type Liveness,
+  LoopRegistry,
 } from "../../mod.ts";
+import {
+  aliveEnv,
+  rawEntry,
+  runOp,
+  tempWorkspace,
+  writeRegistry,
+} from "../_helpers/core.ts";
 
 /** An env whose liveness comes from a table, counting probes by kind. */
 function countingEnv(
@@ -43,9 +51,12 @@ Deno.test("Judge probes each pid once per kind of probe in a call", () => {
   const { env, probes } = countingEnv({
     10: { full: "alive", signal: "alive" },
   });
-  const judge = new Judge(env);
-  for (let i = 0; i < 5; i++) judge.verdict(entry(10));
-  for (let i = 0; i < 5; i++) judge.provenDead(entry(10));
+  const judge = new Judge(env, "/ws");
+  const first = entry(10);
+  // Five loops of one process (say, listed after a ralph rewrite).
+  const copies = [1, 2, 3, 4, 5].map((i) => ({ ...first, id: `loop-${i}` }));
+  for (const copy of copies) judge.verdict(copy);
+  for (const copy of copies) judge.provenDead(copy);
   assert.deepEqual(probes, { full: 1, signal: 1 });
 });
 
@@ -55,7 +66,7 @@ Deno.test("Judge verdicts: running, orphan, dead, unknown", () => {
     2: { full: "dead", signal: "alive" },
     3: { full: "unknown", signal: "unknown" },
   });
-  const judge = new Judge(env);
+  const judge = new Judge(env, "/ws");
   assert.equal(judge.verdict(entry(1)), "running");
   assert.equal(judge.verdict(entry(1, { worktreePath: "/gone" })), "orphan");
   assert.equal(judge.verdict(entry(2)), "dead");
@@ -79,27 +90,33 @@ Deno.test("the cleaning policy: what each call removes", async (t) => {
   const kept = (drop: (e: ReturnType<typeof entry>) => boolean) =>
     all.filter((e) => !drop(e)).map((e) => e.pid);
   await t.step("a change drops its target and the signal-proven dead", () => {
-    const drop = removedByChange(new Judge(env), (e) => e.pid === 4);
+    const drop = removedByChange(new Judge(env, "/ws"), (e) => e.pid === 4);
     assert.deepEqual(kept(drop), [1, 2, 1]);
   });
   await t.step("cleanStale drops the fully proven dead and orphans", () => {
-    assert.deepEqual(kept(removedByClean(new Judge(env), { orphans: true })), [
-      1,
-      4,
-    ]);
+    assert.deepEqual(
+      kept(removedByClean(new Judge(env, "/ws"), { orphans: true })),
+      [
+        1,
+        4,
+      ],
+    );
   });
   await t.step("a read's clean keeps orphans", () => {
-    assert.deepEqual(kept(removedByClean(new Judge(env), { orphans: false })), [
-      1,
-      4,
-      1,
-    ]);
+    assert.deepEqual(
+      kept(removedByClean(new Judge(env, "/ws"), { orphans: false })),
+      [
+        1,
+        4,
+        1,
+      ],
+    );
   });
   await t.step(
     "register drops the same pid, and a dead holder of its id",
     () => {
       const holder = entry(2, { id: "taken" });
-      const judge = new Judge(env);
+      const judge = new Judge(env, "/ws");
       const drop = removedByRegister(judge, entry(4, { id: "taken" }));
       assert.equal(drop(holder), true, "reused pid holding the id");
       assert.equal(drop(entry(2)), false, "reused pid not holding it");
@@ -107,4 +124,65 @@ Deno.test("the cleaning policy: what each call removes", async (t) => {
       assert.equal(drop(entry(3)), true, "dead");
     },
   );
+});
+
+Deno.test("an entry without identity whose pid started later is pid-reused, not alive (child -A)", async () => {
+  await using ws = await tempWorkspace();
+  const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  try {
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const later = new Date(Date.now() + 60_000).toISOString();
+    // As ralph writes them: no pid_start_time, no boot_id.
+    await writeRegistry(
+      ws,
+      JSON.stringify({
+        loops: [
+          rawEntry("old", sleeper.pid, { started: hourAgo }),
+          rawEntry("fresh", sleeper.pid, { started: later }),
+        ],
+      }),
+    );
+    const old = await runOp(ws.path, ["inspect", "old"]);
+    assert.deepEqual(
+      [old.ok?.liveness, old.ok?.reason],
+      ["unknown", "pid-reused"],
+      old.stderr,
+    );
+    const fresh = await runOp(ws.path, ["inspect", "fresh"]);
+    assert.equal(fresh.ok?.liveness, "alive", fresh.stderr);
+    // Shown as unknown, and never cleaned on that proof alone.
+    const listed = await runOp(ws.path, ["list"]);
+    assert.deepEqual(
+      listed.ok?.map((e: { id: string; status: string }) => [e.id, e.status]),
+      [["old", "unknown"], ["fresh", "running"]],
+    );
+    assert.equal((await runOp(ws.path, ["clean"])).ok, 0);
+  } finally {
+    sleeper.kill("SIGKILL");
+    await sleeper.status;
+  }
+});
+
+Deno.test("a relative worktree_path is resolved against the workspace, not the cwd", async () => {
+  await using ws = await tempWorkspace();
+  await Deno.mkdir(`${ws.path}/wt/auth`, { recursive: true });
+  await writeRegistry(
+    ws,
+    JSON.stringify({
+      loops: [
+        rawEntry("rel", Deno.pid, {
+          started: new Date().toISOString(),
+          worktree_path: "wt/auth",
+        }),
+      ],
+    }),
+  );
+  const env = { ...aliveEnv, isDirectory: defaultRegistryEnv.isDirectory };
+  const registry = new LoopRegistry(ws.path, { env });
+  assert.equal((await registry.list())[0]?.status, "running");
+  // From another directory (a child whose cwd is /), the same answer.
+  const listed = await runOp(ws.path, ["list"], { cwd: "/" });
+  assert.equal(listed.ok?.[0]?.status, "running", listed.stderr);
+  await Deno.remove(`${ws.path}/wt/auth`);
+  assert.equal((await registry.list())[0]?.status, "orphan");
 });

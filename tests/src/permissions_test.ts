@@ -288,7 +288,11 @@ Deno.test("list() by a user the OS does not let write hides dead entries", async
   await Deno.writeTextFile(
     file,
     JSON.stringify({
-      loops: [rawEntry("dead", DEAD), rawEntry("init", 1)],
+      loops: [
+        rawEntry("dead", DEAD),
+        // Registered after init started: its start time does not disprove it.
+        rawEntry("init", 1, { started: new Date().toISOString() }),
+      ],
     }),
   );
   const denoDir = `${root}/deno_dir`;
