@@ -198,10 +198,10 @@ Deno.test("parseArgs() with stopAtPositional ends the options at the first posit
     values: Object.assign(Object.create(null), { pid: "cmd" }),
     positionals: ["-", "-f"],
   });
-  // `--` ends the options as ever, and is not kept.
+  // `--` ends the options too, and is kept: it is no subcommand.
   assert.deepEqual(parseArgs(["-v", "--", "-f", "x"], OPTIONS, stop), {
     values: Object.assign(Object.create(null), { verbose: true }),
-    positionals: ["-f", "x"],
+    positionals: ["--", "-f", "x"],
   });
   // Options before the first positional are still checked.
   assert.throws(() => parseArgs(["--bogus", "cmd"], OPTIONS, stop), {

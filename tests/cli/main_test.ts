@@ -470,9 +470,9 @@ Deno.test("main() reports an unexpected error as a bug, with the stack under LOO
 
 Deno.test("repair says so when the engine has nothing to repair", async () => {
   const out: string[] = [];
-  const none = async (): Promise<never> => {
-    throw new Error("Cannot be called: repair only");
-  };
+  const none = (): Promise<never> =>
+    Promise.reject(new Error("Cannot be called: repair only"));
+
   // An engine without `repair` (its store cannot be corrupt).
   const registry: Registry = {
     location: "db://loops",

@@ -1,0 +1,26 @@
+// The table of commands, in the order the help lists them.
+import { cleanCommand } from "./clean.ts";
+import { deregisterCommand } from "./deregister.ts";
+import { getCommand } from "./get.ts";
+import { helpCommand } from "./help.ts";
+import { listCommand } from "./list.ts";
+import { registerCommand } from "./register.ts";
+import { repairCommand } from "./repair.ts";
+import { runCommand } from "./run.ts";
+import type { CommandSpec } from "./_spec.ts";
+import { stopCommand } from "./stop.ts";
+import { watchCommand } from "./watch.ts";
+
+/** Every command of `loops`. */
+export const COMMANDS: readonly CommandSpec[] = [
+  listCommand,
+  getCommand,
+  registerCommand,
+  deregisterCommand,
+  cleanCommand,
+  runCommand,
+  stopCommand,
+  watchCommand,
+  repairCommand,
+  helpCommand,
+];

@@ -1,0 +1,200 @@
+// Pure formatters for the CLI. Nothing here prints or reads globals: colour
+// and width are passed in.
+import type { LoopInfo, LoopStatus } from "../mod.ts";
+
+/** An entry as `--json` prints it: the file's fields plus `status`. */
+export interface LoopJson {
+  id: string;
+  pid: number;
+  started: string;
+  prompt: string;
+  "worktree_path"?: string;
+  workspace: string;
+  status: LoopStatus;
+}
+
+/** The `--json` shape of a listed loop. */
+export function toJson(loop: LoopInfo): LoopJson {
+  const json: LoopJson = {
+    id: loop.id,
+    pid: loop.pid,
+    started: loop.started,
+    prompt: loop.prompt,
+  } as LoopJson;
+  if (loop.worktreePath !== undefined) {
+    json["worktree_path"] = loop.worktreePath;
+  }
+  json.workspace = loop.workspace;
+  json.status = loop.status;
+  return json;
+}
+
+// C0 and C1 controls, DEL, bidi embeddings/overrides/isolates, the zero-width
+// and line/paragraph separators: anything that can move the cursor, change
+// colours or reorder what the terminal shows.
+const UNSAFE =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+
+const NAMED: Record<string, string> = {
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
+
+/**
+ * Makes a string safe for a terminal: control characters, escape sequences
+ * and bidi overrides are shown escaped (`\x1b`, `\u202e`), never sent.
+ */
+export function escapeText(text: string): string {
+  return text.replace(UNSAFE, (char) => {
+    const named = NAMED[char];
+    if (named !== undefined) return named;
+    const code = char.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+const JSON_UNSAFE =
+  /[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+
+/**
+ * `JSON.stringify` that also escapes the characters it leaves raw but a
+ * terminal would act on (bidi overrides, C1 controls, line separators). The
+ * output is still valid JSON with the same value.
+ */
+export function stringifyJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    JSON_UNSAFE,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** Age as `42s`, `5m`, `3h` or `2d`; `?` for an unreadable time. */
+export function formatAge(started: string, now: Date): string {
+  const time = Date.parse(started);
+  if (Number.isNaN(time)) return "?";
+  const seconds = Math.max(0, Math.floor((now.getTime() - time) / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86400)}d`;
+}
+
+// East Asian wide and fullwidth characters and emoji take two terminal
+// columns; combining marks none (an approximation of wcwidth).
+const WIDE =
+  /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]/u;
+const ZERO = /[\p{Mn}\p{Me}]/u;
+
+function charWidth(char: string): number {
+  return ZERO.test(char) ? 0 : WIDE.test(char) ? 2 : 1;
+}
+
+/** The number of terminal columns `text` takes. */
+export function textWidth(text: string): number {
+  let width = 0;
+  for (const char of text) width += charWidth(char);
+  return width;
+}
+
+/** Cuts `text` to `width` terminal columns, ending with `…` when cut. */
+export function cut(text: string, width: number): string {
+  if (textWidth(text) <= width) return text;
+  const room = width <= 1 ? Math.max(width, 0) : width - 1;
+  let used = 0;
+  let kept = "";
+  for (const char of text) {
+    used += charWidth(char);
+    if (used > room) break;
+    kept += char;
+  }
+  return width <= 1 ? kept : `${kept}…`;
+}
+
+// A status without a colour here is shown plain.
+const COLORS: Partial<Record<LoopStatus, string>> = {
+  running: "\x1b[32m",
+  orphan: "\x1b[33m",
+  unknown: "\x1b[2m",
+};
+
+/** How to render a table. */
+export interface TableOptions {
+  /** Use ANSI colours. */
+  color: boolean;
+  /** Terminal width; `undefined` when not a terminal (no cutting). */
+  columns: number | undefined;
+  /** The current time, for AGE. */
+  now: Date;
+  /** Longest WORKTREE column before cutting. */
+  maxWorktree?: number;
+}
+
+/** Renders loops as the `ID  STATUS  PID  AGE  WORKTREE  PROMPT` table. */
+export function formatTable(loops: LoopInfo[], options: TableOptions): string {
+  const rows = loops.map((loop) => [
+    escapeText(loop.id),
+    loop.status,
+    String(loop.pid),
+    formatAge(loop.started, options.now),
+    loop.worktreePath === undefined
+      ? "-"
+      : cut(escapeText(loop.worktreePath), options.maxWorktree ?? 40),
+    escapeText(loop.prompt),
+  ]);
+  const header = ["ID", "STATUS", "PID", "AGE", "WORKTREE", "PROMPT"];
+  const widths = header.slice(0, 5).map((title, column) =>
+    Math.max(
+      title.length,
+      ...rows.map((row) => textWidth(row[column]!)),
+    )
+  );
+  const used = widths.reduce((sum, w) => sum + w + 2, 0);
+  const lines = [header, ...rows].map((row, index) => {
+    const cells = row.slice(0, 5).map((cell, column) =>
+      cell + " ".repeat(widths[column]! - textWidth(cell))
+    );
+    const prompt = options.columns === undefined
+      ? row[5]!
+      : cut(row[5]!, Math.max(options.columns - used, 10));
+    let line = `${cells.join("  ")}  ${prompt}`;
+    // On a terminal no line is wider than it, even with a long id.
+    if (options.columns !== undefined) line = cut(line, options.columns);
+    if (!options.color) return line;
+    if (index === 0) return `\x1b[1m${line}\x1b[0m`;
+    // Colour the status where the line still shows it whole.
+    const start = cells[0]!.length + 2;
+    const status = row[1]!;
+    if (line.slice(start, start + status.length) !== status) return line;
+    return `${line.slice(0, start)}${
+      COLORS[status as LoopStatus] ?? ""
+    }${status}\x1b[0m${line.slice(start + status.length)}`;
+  });
+  return lines.join("\n");
+}
+
+/** Renders one loop as `key: value` lines. */
+export function formatDetail(loop: LoopInfo, now: Date): string {
+  const lines = [
+    ["id", escapeText(loop.id)],
+    ["status", loop.status],
+    ["pid", String(loop.pid)],
+    [
+      "started",
+      `${escapeText(loop.started)} (${formatAge(loop.started, now)} ago)`,
+    ],
+    [
+      "worktree",
+      loop.worktreePath === undefined ? "-" : escapeText(loop.worktreePath),
+    ],
+    ["workspace", escapeText(loop.workspace)],
+    ["prompt", escapeText(loop.prompt)],
+  ];
+  return lines.map(([key, value]) =>
+    `${key}:${" ".repeat(10 - key!.length)}${value}`
+  )
+    .join("\n");
+}

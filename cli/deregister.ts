@@ -1,0 +1,39 @@
+// `loops deregister`: remove a loop by id, or every loop of a process.
+import { CliError, EXIT } from "./_errors.ts";
+import { escapeText } from "./_format.ts";
+import { defineCommand } from "./_spec.ts";
+import { ID_ARGUMENT, parsePid, positionalsExactly } from "./_values.ts";
+
+/** `loops deregister (ID | --pid PID)` */
+export const deregisterCommand = defineCommand({
+  name: "deregister",
+  summary: "Remove a loop; exit 1 when not found",
+  arguments: [ID_ARGUMENT],
+  options: {
+    pid: {
+      type: "string",
+      value: "PID",
+      help: "Remove every loop of this process instead",
+    },
+  },
+  forms: [["ID"], ["pid"]],
+  description:
+    "Removes a loop by id, or every loop of a process. Exits 1 when not found.",
+  async run({ io, registry }, { values, positionals }) {
+    if (values.pid !== undefined) {
+      positionalsExactly(positionals, 0, "");
+      const pid = parsePid(values.pid, "--pid");
+      if (!(await registry.deregisterPid(pid))) {
+        throw new CliError(
+          `Cannot find a loop of pid ${pid} in registry "${registry.location}"`,
+        );
+      }
+      io.out(`Deregistered the loops of pid ${pid}`);
+      return EXIT.ok;
+    }
+    positionalsExactly(positionals, 1, "loop ID or --pid PID");
+    await registry.deregister(positionals[0]!);
+    io.out(`Deregistered ${escapeText(positionals[0]!)}`);
+    return EXIT.ok;
+  },
+});

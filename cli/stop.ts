@@ -1,0 +1,203 @@
+// `loops stop ID`: signal a loop's process, wait for it to exit (then, with
+// --force, SIGKILL it) and remove its entry. It never signals pid 0 or 1,
+// itself, or a process whose identity differs from the registered one.
+import {
+  explainProcess,
+  isValidPid,
+  type LoopInspection,
+  LoopNotFoundError,
+  type Registry,
+} from "../mod.ts";
+import { SIGNAL_NUMBERS, type SignalName } from "../src/_signals.ts";
+import { CliError, EXIT, UsageError } from "./_errors.ts";
+import { escapeText } from "./_format.ts";
+import { type CommandContext, defineCommand } from "./_spec.ts";
+import { ID_ARGUMENT, positionalsExactly } from "./_values.ts";
+
+/** How to stop a loop. */
+interface StopOptions {
+  signal: SignalName;
+  timeoutSeconds: number;
+  force: boolean;
+}
+
+/** `loops stop ID [--signal NAME] [--timeout SECONDS] [--force]` */
+export const stopCommand = defineCommand({
+  name: "stop",
+  summary: "Signal a loop and wait for it to exit",
+  arguments: [ID_ARGUMENT],
+  options: {
+    signal: {
+      type: "string",
+      value: "NAME",
+      help: "Signal to send first, e.g. SIGINT, TERM or 2 (default SIGTERM)",
+    },
+    timeout: {
+      type: "string",
+      value: "SECONDS",
+      help: "How long to wait for the process to exit (default 5)",
+    },
+    force: {
+      type: "boolean",
+      help: "Send SIGKILL when it is still alive after the timeout",
+    },
+  },
+  description:
+    `Sends SIGTERM (or --signal) to the loop's process, waits up to --timeout
+seconds (default 5) for it to exit, then with --force sends SIGKILL. Removes the
+entry once the process is gone; exits 1 when it is still alive. Never signals
+pid 0 or 1, itself, or a process whose identity does not match the entry.`,
+  async run(context, { values, positionals }) {
+    positionalsExactly(positionals, 1, "loop ID");
+    return await stopLoop(context, positionals[0]!, {
+      signal: parseSignal(values.signal ?? "SIGTERM"),
+      timeoutSeconds: parseTimeout(values.timeout),
+      force: values.force ?? false,
+    });
+  },
+});
+
+function parseSignal(value: string): SignalName {
+  const upper = value.toUpperCase();
+  const names = Object.keys(SIGNAL_NUMBERS) as SignalName[];
+  const name = /^\d+$/.test(value)
+    ? names.find((n) => SIGNAL_NUMBERS[n] === Number(value))
+    : upper.startsWith("SIG")
+    ? upper
+    : `SIG${upper}`;
+  if (name === undefined || !Object.hasOwn(SIGNAL_NUMBERS, name)) {
+    throw new UsageError(
+      `Cannot use signal ${JSON.stringify(value)} as it is not one of ${
+        names.join(", ")
+      }`,
+    );
+  }
+  return name as SignalName;
+}
+
+function parseTimeout(value: string | undefined): number {
+  if (value === undefined) return 5;
+  const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= 0 && seconds <= 86400)) {
+    throw new UsageError(
+      `Cannot use --timeout as it must be a number of seconds from 0 to 86400: current value is ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return seconds;
+}
+
+/**
+ * The entry, if it may be signalled.
+ *
+ * @throws {CliError} If its pid is 0, 1, negative, this process, reused by
+ * another process, or cannot be checked or verified.
+ */
+async function signallable(
+  registry: Registry,
+  id: string,
+): Promise<LoopInspection> {
+  const shown = escapeText(JSON.stringify(id));
+  const loop = await registry.inspect(id);
+  if (loop === undefined) throw new LoopNotFoundError(id, registry.location);
+  const refuse = (why: string) =>
+    new CliError(`Refusing to signal loop ${shown} as ${why}`);
+  if (!isValidPid(loop.pid) || loop.pid < 2) {
+    throw refuse(
+      `its pid ${loop.pid} would address the init process or a process group`,
+    );
+  }
+  if (loop.pid === Deno.pid) {
+    throw refuse(`its pid ${loop.pid} is this process`);
+  }
+  if (loop.reason === "pid-reused") {
+    throw refuse(
+      `pid ${loop.pid} now belongs to another process (its start time differs from the registered one); run 'loops clean' to drop the entry`,
+    );
+  }
+  if (loop.reason === "no-permission") {
+    throw new CliError(
+      `Cannot check loop ${shown} as run access is not granted: run again with --allow-run (or -A to also verify the process identity)`,
+    );
+  }
+  if (
+    loop.identity !== undefined && loop.reason !== "verified" &&
+    loop.liveness === "alive"
+  ) {
+    throw refuse(
+      `the identity of pid ${loop.pid} cannot be verified: run with -A (Deno guards /proc)`,
+    );
+  }
+  return loop;
+}
+
+function send(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(pid, signal);
+  } catch (error) {
+    // It exited between the check and the signal: that is what we wanted.
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/**
+ * Whether the process is gone within `seconds`. Polls the process, not the
+ * registry: its identity was verified, so "dead" also covers its pid being
+ * reused meanwhile.
+ */
+async function exitsWithin(
+  loop: LoopInspection,
+  seconds: number,
+): Promise<boolean> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    if (explainProcess(loop.pid, loop.identity).liveness === "dead") {
+      return true;
+    }
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function stopLoop(
+  { io, registry }: CommandContext,
+  id: string,
+  options: StopOptions,
+): Promise<number> {
+  const shown = escapeText(JSON.stringify(id));
+  const gone = async () => {
+    try {
+      await registry.deregister(id);
+    } catch (error) {
+      if (!(error instanceof LoopNotFoundError)) throw error;
+    }
+  };
+  const { signal, timeoutSeconds } = options;
+  const first = await signallable(registry, id);
+  const what = `Loop ${shown} (pid ${first.pid})`;
+  if (first.liveness === "dead") {
+    await gone();
+    io.out(`${what} had already exited; entry removed`);
+    return EXIT.ok;
+  }
+  send(first.pid, signal);
+  if (await exitsWithin(first, timeoutSeconds)) {
+    await gone();
+    io.out(`Stopped loop ${shown} (pid ${first.pid}) with ${signal}`);
+    return EXIT.ok;
+  }
+  if (!options.force) {
+    throw new CliError(
+      `${what} is still alive ${timeoutSeconds} s after ${signal}: use --force to send SIGKILL`,
+    );
+  }
+  const again = await signallable(registry, id);
+  if (again.liveness !== "dead") send(again.pid, "SIGKILL");
+  if (await exitsWithin(first, 5)) {
+    await gone();
+    io.out(`Killed loop ${shown} (pid ${first.pid}) with SIGKILL`);
+    return EXIT.ok;
+  }
+  throw new CliError(`${what} is still alive after SIGKILL`);
+}
