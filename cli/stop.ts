@@ -1,6 +1,7 @@
 // `loops stop ID`: signal a loop's process, wait for it to exit (then, with
 // --force, SIGKILL it) and remove its entry. It never signals pid 0 or 1,
-// itself, or a process whose identity differs from the registered one.
+// itself, a process whose identity differs from the registered one, a loop
+// of another host or pid namespace, or one whose liveness is unknown.
 import {
   explainProcess,
   isValidPid,
@@ -92,7 +93,8 @@ function parseTimeout(value: string | undefined): number {
  * The entry, if it may be signalled.
  *
  * @throws {CliError} If its pid is 0, 1, negative, this process, reused by
- * another process, or cannot be checked or verified.
+ * another process, of another host or pid namespace, or cannot be checked or
+ * verified.
  */
 async function signallable(
   registry: Registry,
@@ -116,10 +118,19 @@ async function signallable(
       `pid ${loop.pid} now belongs to another process (its start time differs from the registered one); run 'loops clean' to drop the entry`,
     );
   }
+  if (loop.reason === "other-host" || loop.reason === "other-pid-namespace") {
+    throw refuse(
+      `it registered on another host or in another pid namespace (pid ${loop.pid} names another process here)`,
+    );
+  }
   if (loop.reason === "no-permission") {
     throw new CliError(
       `Cannot check loop ${shown} as run access is not granted: run again with --allow-run (or -A to also verify the process identity)`,
     );
+  }
+  // Whatever the reason, a process that cannot be checked is not signalled.
+  if (loop.liveness === "unknown") {
+    throw refuse(`its process cannot be checked (${loop.reason})`);
   }
   if (
     loop.identity !== undefined && loop.reason !== "verified" &&

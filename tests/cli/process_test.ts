@@ -323,6 +323,28 @@ Deno.test("loops stop", async (t) => {
     },
   );
 
+  await t.step(
+    "refuses a loop of another host or pid namespace",
+    async () => {
+      await using loop = await sleeper();
+      // Its pid means another process here: this host's sleeper.
+      await writeEntries(ws, [
+        { id: "remote", pid: loop.pid, host_id: "another-host" },
+      ]);
+      const listed = await loops(["list", "--json"], { ws: ws.path });
+      assert.equal(JSON.parse(listed.stdout)[0].status, "remote");
+      assertFailure(
+        await loops(["stop", "remote", "--force", "--timeout", "0"], {
+          ws: ws.path,
+        }),
+        /^loops: Refusing to signal loop "remote" as it registered on another host or in another pid namespace/,
+      );
+      assert.ok(!loop.exited(), "the process was signalled");
+      assert.deepEqual((await readEntries(ws)).map((e) => e.id), ["remote"]);
+      await Deno.remove(ws.file);
+    },
+  );
+
   await t.step("an exited loop is removed, a missing one exits 1", async () => {
     await writeEntries(ws, [{ id: "ended", pid: await deadPid() }]);
     const result = await loops(["stop", "ended"], { ws: ws.path });
