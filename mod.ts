@@ -46,6 +46,7 @@ export {
   isValidLoopId,
   type LoopEntry,
   type LoopInfo,
+  type LoopOrigin,
   type LoopStatus,
 } from "./src/loop_entry.ts";
 export { LoopClaim } from "./src/loop_claim.ts";
@@ -57,11 +58,14 @@ export {
   type Liveness,
   type LivenessReason,
   type LiveProcessIdentity,
+  type LocalOrigin,
   MAX_PID,
   type ProbeOptions,
   probeProcess,
   type ProcessIdentity,
   type ProcessVerdict,
+  readLocalOrigin,
   readProcessIdentity,
+  START_MARGIN_MS,
 } from "./src/process.ts";
 export { findWorkspace } from "./src/find_workspace.ts";

@@ -141,11 +141,14 @@ let localOrigin: LocalOrigin | undefined;
  *
  * @returns What could be read of this process's origin.
  *
- * @example Read this process's origin (needs `-A`)
- * ```ts ignore
+ * @example Read this process's origin
+ * ```ts
  * import { readLocalOrigin } from "@loops/registry";
+ * import assert from "node:assert/strict";
  *
- * const { hostId, hostname, pidNamespace } = readLocalOrigin();
+ * // Under -A every field is there; with less, what could be read.
+ * const { hostId } = readLocalOrigin();
+ * if (hostId !== undefined) assert.match(hostId, /^[0-9a-f]{16}$/);
  * ```
  */
 export function readLocalOrigin(): LocalOrigin {
