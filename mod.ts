@@ -49,7 +49,7 @@ export {
   type LoopOrigin,
   type LoopStatus,
 } from "./src/loop_entry.ts";
-export { LoopClaim } from "./src/loop_claim.ts";
+export type { LoopClaim } from "./src/loop_claim.ts";
 export { LoopRegistry, type LoopRegistryOptions } from "./src/loop_registry.ts";
 export { defaultRegistryEnv, type RegistryEnv } from "./src/registry_env.ts";
 export {

@@ -299,6 +299,50 @@ export function removePid(store: Store, pid: number): Step<boolean> {
   return remove(store, (e) => e.pid === pid && check.here(e));
 }
 
+function sameRegistration(a: LoopEntry, b: LoopEntry): boolean {
+  return a.id === b.id && a.pid === b.pid && a.started === b.started;
+}
+
+/** Removes exactly `entry`'s registration (and dead entries). */
+export function removeEntry(store: Store, entry: LoopEntry): Step<boolean> {
+  return remove(store, (e) => sameRegistration(e, entry));
+}
+
+/**
+ * Moves `entry`'s registration to `pid` in one change: same id, the pid's
+ * identity and origin, `started` now. Returns the new entry.
+ */
+export function* reassign(
+  store: Store,
+  entry: LoopEntry,
+  pid: number,
+): Step<LoopEntry> {
+  const moved: LoopEntry = {
+    ...entry,
+    pid,
+    started: new Date().toISOString(),
+  };
+  delete moved.identity;
+  checkEntry(moved);
+  const identity = store.env.identify(pid);
+  if (identity !== undefined) moved.identity = identity;
+  return yield* change(store, (doc) => {
+    const current = doc.entries.find((e) => e.entry.id === entry.id)?.entry;
+    if (current === undefined) {
+      throw new LoopNotFoundError(entry.id, store.paths.file);
+    }
+    if (!sameRegistration(current, entry)) {
+      throw new LoopIdTakenError(entry.id, store.paths.file);
+    }
+    const judge = judgeOf(store);
+    const kept = withoutEntries(
+      doc,
+      (e) => e === current || removedByRegister(judge, moved)(e),
+    );
+    return { doc: withEntry(kept, moved), result: moved };
+  }, { create: false });
+}
+
 /** Removes the loop `id`. */
 export function* deregister(store: Store, id: string): Step<void> {
   if (!(yield* remove(store, (e) => e.id === id))) {

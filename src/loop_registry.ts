@@ -5,7 +5,8 @@ import { isAbsolute, resolve } from "./_path.ts";
 import { repair } from "./_repair.ts";
 import { runAsync, runSync } from "./_step.ts";
 import { watchFiles } from "./_watch.ts";
-import { LoopClaim } from "./loop_claim.ts";
+import { type ClaimOps, FileClaim } from "./_file_claim.ts";
+import type { LoopClaim } from "./loop_claim.ts";
 import {
   createLoopEntry,
   type LoopEntry,
@@ -507,7 +508,7 @@ export class LoopRegistry implements Registry {
   async claim(prompt: string, options: ClaimOptions = {}): Promise<LoopClaim> {
     const entry = this.#claimEntry(prompt, options);
     await this.register(entry);
-    return new LoopClaim(this, entry, options.handleSignals ?? true);
+    return new FileClaim(this.#claimOps, entry, options.handleSignals ?? true);
   }
 
   /**
@@ -530,7 +531,17 @@ export class LoopRegistry implements Registry {
   claimSync(prompt: string, options: ClaimOptions = {}): LoopClaim {
     const entry = this.#claimEntry(prompt, options);
     this.registerSync(entry);
-    return new LoopClaim(this, entry, options.handleSignals ?? true);
+    return new FileClaim(this.#claimOps, entry, options.handleSignals ?? true);
+  }
+
+  get #claimOps(): ClaimOps {
+    const store = this.#store;
+    return {
+      inspect: (id) => this.inspect(id),
+      remove: (entry) => runAsync(op.removeEntry(store, entry)),
+      removeSync: (entry) => runSync(op.removeEntry(store, entry)),
+      reassign: (entry, pid) => runAsync(op.reassign(store, entry, pid)),
+    };
   }
 
   #claimEntry(prompt: string, options: ClaimOptions): LoopEntry {

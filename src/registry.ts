@@ -76,6 +76,11 @@ export type HeartbeatResult = "renewed" | "lost" | "taken-over";
  * const registry: Registry = new LoopRegistry(workspace);
  * const claim: Claim = await registry.claim("task", { handleSignals: false });
  * assert.equal(await claim.heartbeat(), "renewed");
+ * const child = new Deno.Command("sleep", { args: ["5"] }).spawn();
+ * await claim.reassign(child.pid);
+ * assert.equal((await registry.get(claim.id))?.pid, child.pid);
+ * child.kill();
+ * await child.status;
  * assert.equal(await claim.release(), true);
  * assert.equal(await claim.heartbeat(), "lost");
  * await Deno.remove(workspace, { recursive: true });
@@ -92,6 +97,19 @@ export interface Claim extends AsyncDisposable {
    * @returns Whether the registration is still this claim's.
    */
   heartbeat(): Promise<HeartbeatResult>;
+  /**
+   * Moves the registration to process `pid`, e.g. a child this process has
+   * just started, in one atomic change: the id stays, the entry now names
+   * `pid` (with its identity), and `started` becomes now. `loops run` claims
+   * under its own pid, starts the command, then reassigns, so that a command
+   * never runs unregistered.
+   *
+   * @param pid The process that now runs the loop.
+   * @throws {LoopNotFoundError} If the registration is gone.
+   * @throws {LoopIdTakenError} If its id now names another registration.
+   * @throws {RangeError} If `pid` is not a valid pid.
+   */
+  reassign(pid: number): Promise<void>;
   /**
    * Deregisters the loop. Safe to call more than once.
    *

@@ -200,6 +200,41 @@ export function registryContract(name: string, factory: ContractFactory) {
     );
   });
 
+  test("reassign() moves a claim to another pid, keeping its id", async (s) => {
+    const claim = await s.registry.claim("moved", {
+      pid: s.livePid(),
+      handleSignals: false,
+    });
+    const child = s.livePid();
+    await claim.reassign(child);
+    assert.equal(claim.entry.pid, child);
+    assert.equal(claim.id, claim.entry.id);
+    const listed = await s.registry.list();
+    assert.deepEqual(listed.map((loop) => [loop.id, loop.pid]), [
+      [claim.id, child],
+    ]);
+    assert.equal(await claim.heartbeat(), "renewed");
+    assert.equal(await claim.release(), true);
+    assert.deepEqual(await s.registry.list(), []);
+    await assert.rejects(claim.reassign(s.livePid()), TypeError);
+  });
+
+  test(
+    "a released claim never removes a loop that took its id over",
+    async (s, e) => {
+      const claim = await s.registry.claim("mine", {
+        pid: s.livePid(),
+        handleSignals: false,
+      });
+      await s.registry.deregister(claim.id);
+      const theirs = { ...e("theirs"), id: claim.id };
+      await s.registry.register(theirs);
+      await assert.rejects(claim.reassign(s.livePid()), LoopIdTakenError);
+      assert.equal(await claim.release(), false);
+      assert.equal((await s.registry.get(claim.id))?.prompt, "theirs");
+    },
+  );
+
   test("watch() yields the list at once and after a change", async (s, e) => {
     const controller = new AbortController();
     const seen: string[][] = [];
