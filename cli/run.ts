@@ -1,11 +1,6 @@
 // `loops run -- CMD`: run a command as a registered loop, forward signals to
 // it, deregister it when it ends and exit with its code.
-import {
-  createLoopEntry,
-  generateLoopId,
-  LoopNotFoundError,
-  type Registry,
-} from "../mod.ts";
+import { type Claim, generateLoopId } from "../mod.ts";
 import { FORWARDED_SIGNALS } from "../src/_signals.ts";
 import { assertWritable } from "./_engine.ts";
 import { CliError, UsageError } from "./_errors.ts";
@@ -45,10 +40,14 @@ export const runCommand = defineCommand({
     id: ID_OPTION,
   },
   description:
-    `Runs CMD with inherited stdio as a registered loop. CMD gets LOOPS_ID and
-LOOPS_WORKSPACE in its environment; SIGINT, SIGTERM and SIGHUP are forwarded to
-it. When it ends, the entry is removed and loops exits with its exit code (or
-128+N when it died of signal N).`,
+    `Registers the loop, then runs CMD with inherited stdio (and the terminal) and
+records CMD's pid in the entry. When the registry cannot be written or the id is
+taken, CMD never starts. CMD gets LOOPS_ID and LOOPS_WORKSPACE in its
+environment. SIGTERM is forwarded to it; SIGINT and SIGHUP too, except when the
+terminal already delivered them (Ctrl+C reaches CMD once). When it ends, the
+entry is removed and loops exits with its exit code (128+N when it died of
+signal N; 127 when CMD or its #! interpreter is not found, 126 when it cannot
+be executed).`,
   async run(context, { values, positionals }) {
     if (positionals.length === 0) {
       throw new UsageError("Missing the command to run after --");
@@ -58,8 +57,53 @@ it. When it ends, the entry is removed and loops exits with its exit code (or
   },
 });
 
-/** Spawns `command[0]` with inherited stdio and LOOPS_* in its environment. */
-function spawn(command: string[], env: Record<string, string>) {
+/** Exit codes of a command that could not start, as shells give them. */
+const CANNOT_EXECUTE = 126;
+const COMMAND_NOT_FOUND = 127;
+
+/** Where `name` is found on PATH (or `name` itself when it has a slash). */
+function which(
+  name: string,
+  env: CommandContext["io"]["env"],
+): string | undefined {
+  if (name.includes("/")) return name;
+  for (const dir of (env("PATH") ?? "").split(":")) {
+    const path = `${dir || "."}/${name}`;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // Not in this directory (or not readable): try the next one.
+    }
+  }
+  return undefined;
+}
+
+/** Why a command that exists could not be started: a missing interpreter. */
+function interpreterOf(path: string): string | undefined {
+  try {
+    using file = Deno.openSync(path);
+    const head = new Uint8Array(256);
+    const n = file.readSync(head) ?? 0;
+    const line = new TextDecoder().decode(head.subarray(0, n)).split("\n")[0]!;
+    return line.startsWith("#!") ? line.slice(2).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Spawns `command[0]` with inherited stdio and LOOPS_* in its environment,
+ * in this process's group: it keeps the terminal, and Ctrl+C reaches it.
+ *
+ * @throws {CliError} With exit 127 when it is not found (or its `#!`
+ * interpreter is not), 126 when it cannot be executed.
+ */
+function spawn(
+  command: string[],
+  env: Record<string, string>,
+  io: CommandContext["io"],
+): Deno.ChildProcess {
+  const name = JSON.stringify(command[0]);
   try {
     return new Deno.Command(command[0]!, {
       args: command.slice(1),
@@ -70,18 +114,54 @@ function spawn(command: string[], env: Record<string, string>) {
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
+      const path = which(command[0]!, io.env);
+      const interpreter = path === undefined ? undefined : interpreterOf(path);
       throw new CliError(
-        `Cannot run ${JSON.stringify(command[0])} as it was not found on PATH`,
+        interpreter === undefined
+          ? `Cannot run ${name} as it was not found on PATH`
+          : `Cannot run ${name} as its interpreter ${
+            JSON.stringify(interpreter)
+          } (its #! line) was not found`,
+        { exitCode: COMMAND_NOT_FOUND },
+      );
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new CliError(
+        `Cannot run ${name} as it is not executable (chmod +x it, or run it through its interpreter)`,
+        { exitCode: CANNOT_EXECUTE },
       );
     }
     throw error;
   }
 }
 
-/** Forwards FORWARDED_SIGNALS to `child`; returns what undoes it. */
+/**
+ * Whether this process is in its terminal's foreground process group, where
+ * the terminal itself delivers Ctrl+C (SIGINT) and a hangup (SIGHUP) to the
+ * child too (fields 5 and 8 of /proc/self/stat; needs -A). `false` when it
+ * cannot tell: the signal is then forwarded.
+ */
+function inForeground(): boolean {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const pgrp = Number(fields[2]);
+    const tpgid = Number(fields[5]);
+    return pgrp > 0 && tpgid === pgrp;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Forwards FORWARDED_SIGNALS to `child`, each exactly once: SIGINT and SIGHUP
+ * that the terminal already delivered to the foreground group (the child's
+ * too) are not sent again. Returns what undoes it.
+ */
 function forwardSignals(child: Deno.ChildProcess): () => void {
   const forwarded = FORWARDED_SIGNALS.map((signal) => {
     const forward = () => {
+      if (signal !== "SIGTERM" && inForeground()) return;
       try {
         child.kill(signal);
       } catch {
@@ -103,63 +183,54 @@ async function runLoop(
   command: string[],
   options: RunOptions,
 ): Promise<number> {
-  const entryId = options.id ?? generateLoopId();
-  // Fail before spawning when the registry cannot be used (corrupt file,
-  // missing permission, taken id), rather than start a loop and kill it.
-  if (await registry.get(entryId) !== undefined) {
-    throw new Deno.errors.AlreadyExists(
-      `Cannot run loop ${
-        JSON.stringify(entryId)
-      } as that id is taken by a live loop: choose another --id`,
-    );
-  }
   assertWritable(registry);
-  const child = spawn(command, {
-    LOOPS_ID: entryId,
-    LOOPS_WORKSPACE: workspace,
+  // Register first, under this process: a registry that cannot be written
+  // or an id that is taken means the command never starts, and of two runs
+  // racing for one id exactly one gets it.
+  const claim = await registry.claim(options.prompt ?? command.join(" "), {
+    id: options.id ?? generateLoopId(),
+    worktreePath: options.worktree === undefined
+      ? undefined
+      : absolute(options.worktree, io),
+    handleSignals: false,
   });
-  // Forward signals at once, before registering, so none is lost.
-  const unforward = forwardSignals(child);
-  let id: string | undefined;
+  let child: Deno.ChildProcess;
   try {
-    const entry = createLoopEntry(options.prompt ?? command.join(" "), {
-      id: entryId,
-      pid: child.pid,
-      workspace,
-      worktreePath: options.worktree === undefined
-        ? undefined
-        : absolute(options.worktree, io),
-    });
+    child = spawn(command, {
+      LOOPS_ID: claim.id,
+      LOOPS_WORKSPACE: workspace,
+    }, io);
+  } catch (error) {
+    await releaseQuietly(claim, io);
+    throw error;
+  }
+  // Forward signals at once, before anything else can fail.
+  const unforward = forwardSignals(child);
+  try {
     try {
-      id = await registry.register(entry);
+      await claim.reassign(child.pid);
     } catch (error) {
-      child.kill("SIGTERM");
-      await child.status;
-      throw error;
+      // The loop stays registered under this process, which lives as long
+      // as the child does: say so, and let the command run.
+      io.err(`loops: warning: ${escapeText(message(error))}`);
     }
     // Deno reports a child killed by signal N with code 128 + N, as shells do.
     return (await child.status).code;
   } finally {
     unforward();
-    if (id !== undefined) await deregisterQuietly(registry, id, io);
+    await releaseQuietly(claim, io);
   }
 }
 
-/** Removes the entry; an error other than "already gone" is only shown. */
-async function deregisterQuietly(
-  registry: Registry,
-  id: string,
-  io: CommandContext["io"],
-): Promise<void> {
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Releases the claim; a failure is only shown (the loop has ended). */
+async function releaseQuietly(claim: Claim, io: CommandContext["io"]) {
   try {
-    await registry.deregister(id);
+    await claim.release();
   } catch (error) {
-    if (!(error instanceof LoopNotFoundError)) {
-      io.err(
-        `loops: ${
-          escapeText(error instanceof Error ? error.message : String(error))
-        }`,
-      );
-    }
+    io.err(`loops: ${escapeText(message(error))}`);
   }
 }

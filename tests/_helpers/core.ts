@@ -170,15 +170,19 @@ export async function runOp(
 }
 
 /**
- * Why a test that needs root and `tools` cannot run here, or `undefined`
- * when it can. Under `CI=true` nothing may skip: a missing requirement
- * throws instead.
+ * Why a test that needs `tools` (and root, when `root`) cannot run here, or
+ * `undefined` when it can. Under `CI=true` nothing may skip: a missing
+ * requirement throws instead.
  */
-export function rootSkipReason(...tools: string[]): string | undefined {
+export function skipReason(
+  options: { root?: boolean; tools?: string[] },
+): string | undefined {
   let reason: string | undefined;
-  const uid = new Deno.Command("id", { args: ["-u"] }).outputSync().stdout;
-  if (new TextDecoder().decode(uid).trim() !== "0") reason = "needs root";
-  for (const tool of tools) {
+  if (options.root) {
+    const uid = new Deno.Command("id", { args: ["-u"] }).outputSync().stdout;
+    if (new TextDecoder().decode(uid).trim() !== "0") reason = "needs root";
+  }
+  for (const tool of options.tools ?? []) {
     const found = new Deno.Command("sh", {
       args: ["-c", `command -v ${tool}`],
       stdout: "null",
@@ -190,4 +194,9 @@ export function rootSkipReason(...tools: string[]): string | undefined {
     throw new Error(`Cannot run this test under CI=true as it ${reason}`);
   }
   return reason;
+}
+
+/** {@linkcode skipReason} for a test that needs root and `tools`. */
+export function rootSkipReason(...tools: string[]): string | undefined {
+  return skipReason({ root: true, tools });
 }

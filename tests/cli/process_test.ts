@@ -69,14 +69,13 @@ Deno.test("loops run passes the exit code through and deregisters", async (t) =>
     assert.equal(result.code, 137);
     assert.deepEqual(await readEntries(ws), []);
   });
-  await t.step("a missing command exits 1", async () => {
-    assertFailure(
-      await loops(["run", "--", "loops-no-such-command-xyz"], {
-        ws: ws.path,
-        flags: RWX,
-      }),
-      /not found/,
-    );
+  await t.step("a missing command exits 127", async () => {
+    const result = await loops(["run", "--", "loops-no-such-command-xyz"], {
+      ws: ws.path,
+      flags: RWX,
+    });
+    assert.equal(result.code, 127, result.stderr);
+    assert.match(result.stderr, /not found/);
     assert.deepEqual(await readEntries(ws), []);
   });
 });
