@@ -1,6 +1,6 @@
 // `loops register`: an entry for a process that is already running.
-import { createLoopEntry } from "../mod.ts";
-import { EXIT } from "./_errors.ts";
+import { createLoopEntry, explainProcess } from "../mod.ts";
+import { CliError, EXIT } from "./_errors.ts";
 import { escapeText } from "./_format.ts";
 import { defineCommand } from "./_spec.ts";
 import { absolute, checkId, parsePid, positionalsExactly } from "./_values.ts";
@@ -42,7 +42,9 @@ export const registerCommand = defineCommand({
   },
   description:
     `Registers a loop for a running process, e.g. a shell's $$ (the CLI's own pid
-would be dead at once). Prints the id.`,
+would be dead at once). Refuses a pid that is not running. Like ralph, one loop
+per pid: a loop already registered for the pid is replaced (said on stderr).
+Prints the id.`,
   async run({ io, registry, workspace }, { values, positionals }) {
     positionalsExactly(positionals, 0, "");
     const pid = parsePid(values.pid!, "--pid");
@@ -55,7 +57,23 @@ would be dead at once). Prints the id.`,
         ? undefined
         : absolute(values.worktree, io),
     });
+    const verdict = explainProcess(pid);
+    if (verdict.liveness === "dead") {
+      throw new CliError(
+        `Cannot register pid ${pid} as no such process is running (${verdict.reason})`,
+      );
+    }
+    const replaced = (await registry.list()).filter((loop) =>
+      loop.pid === pid && loop.status !== "remote" && loop.id !== entry.id
+    );
     io.out(escapeText(await registry.register(entry)));
+    for (const loop of replaced) {
+      io.err(
+        `loops: replaced loop ${
+          escapeText(JSON.stringify(loop.id))
+        } of pid ${pid} (one loop per process)`,
+      );
+    }
     return EXIT.ok;
   },
 });

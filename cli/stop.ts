@@ -1,4 +1,4 @@
-// `loops stop ID`: signal a loop's process, wait for it to exit (then, with
+// `loops stop ID`: signal a loop's process tree, wait for it to exit (then, with
 // --force, SIGKILL it) and remove its entry. It never signals pid 0 or 1,
 // itself, a process whose identity differs from the registered one, a loop
 // of another host or pid namespace, or one whose liveness is unknown.
@@ -9,6 +9,12 @@ import {
   LoopNotFoundError,
   type Registry,
 } from "../mod.ts";
+import {
+  descendants,
+  isRunning,
+  startTimeOf,
+  type TreeMember,
+} from "../src/_process_tree.ts";
 import { SIGNAL_NUMBERS, type SignalName } from "../src/_signals.ts";
 import { CliError, EXIT, UsageError } from "./_errors.ts";
 import { escapeText } from "./_format.ts";
@@ -44,10 +50,13 @@ export const stopCommand = defineCommand({
     },
   },
   description:
-    `Sends SIGTERM (or --signal) to the loop's process, waits up to --timeout
-seconds (default 5) for it to exit, then with --force sends SIGKILL. Removes the
-entry once the process is gone; exits 1 when it is still alive. Never signals
-pid 0 or 1, itself, or a process whose identity does not match the entry.`,
+    `Sends SIGTERM (or --signal) to the loop's process and all its descendants
+(found in /proc before signalling, each identified by its start time), waits up
+to --timeout seconds (default 5) for them to exit, then with --force sends
+SIGKILL to what is left. Removes the entry once the loop's process is gone;
+exits 1 when a process of the tree is still alive, naming the pids. Never
+signals pid 0 or 1, itself, a process whose identity does not match the entry,
+or a loop of another host or pid namespace.`,
   async run(context, { values, positionals }) {
     positionalsExactly(positionals, 1, "loop ID");
     return await stopLoop(context, positionals[0]!, {
@@ -153,21 +162,67 @@ function send(pid: number, signal: Deno.Signal): void {
 }
 
 /**
- * Whether the process is gone within `seconds`. Polls the process, not the
- * registry: its identity was verified, so "dead" also covers its pid being
- * reused meanwhile.
+ * The loop's process tree: its process and, where /proc can be read (-A),
+ * every descendant, each identified by its start time. Without -A, only the
+ * loop's process, judged as before by `explainProcess`.
  */
-async function exitsWithin(
-  loop: LoopInspection,
-  seconds: number,
-): Promise<boolean> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    if (explainProcess(loop.pid, loop.identity).liveness === "dead") {
-      return true;
+class LoopTree {
+  #loop: LoopInspection;
+  #members: TreeMember[];
+
+  constructor(loop: LoopInspection) {
+    this.#loop = loop;
+    const startTime = loop.identity?.startTime ?? startTimeOf(loop.pid);
+    const root = startTime === undefined ? [] : [{ pid: loop.pid, startTime }];
+    this.#members = [...root, ...descendants(root)];
+  }
+
+  /** Adds what the living members have started since. */
+  grow(): void {
+    const living = this.living();
+    this.#members = [...living, ...descendants(living)];
+  }
+
+  /** Whether the loop's own process is gone. */
+  loopGone(): boolean {
+    if (this.#members.length === 0) {
+      return explainProcess(this.#loop.pid, this.#loop.identity).liveness ===
+        "dead";
     }
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const root = this.#members.find((m) => m.pid === this.#loop.pid);
+    return root === undefined || !isRunning(root);
+  }
+
+  /** The members still running (the same pid with the same start time). */
+  living(): TreeMember[] {
+    return this.#members.filter(isRunning);
+  }
+
+  /** Pids still running, the loop's own included. */
+  remaining(): number[] {
+    if (this.#members.length === 0) {
+      return this.loopGone() ? [] : [this.#loop.pid];
+    }
+    return this.living().map((m) => m.pid);
+  }
+
+  /** Signals every running member, the loop's process first. */
+  signal(signal: Deno.Signal): void {
+    if (this.#members.length === 0) {
+      if (!this.loopGone()) send(this.#loop.pid, signal);
+      return;
+    }
+    for (const member of this.living()) send(member.pid, signal);
+  }
+
+  /** Whether every member is gone within `seconds` (polled every 50 ms). */
+  async endsWithin(seconds: number): Promise<boolean> {
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+      if (this.remaining().length === 0) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 }
 
@@ -192,23 +247,33 @@ async function stopLoop(
     io.out(`${what} had already exited; entry removed`);
     return EXIT.ok;
   }
-  send(first.pid, signal);
-  if (await exitsWithin(first, timeoutSeconds)) {
+  // Snapshot the tree before signalling: once a shell dies its children are
+  // reparented, and could no longer be found as the loop's.
+  const tree = new LoopTree(first);
+  tree.signal(signal);
+  const left = (pids: number[]) => `pids ${pids.join(", ")} still running`;
+  if (await tree.endsWithin(timeoutSeconds)) {
     await gone();
     io.out(`Stopped loop ${shown} (pid ${first.pid}) with ${signal}`);
     return EXIT.ok;
   }
+  if (tree.loopGone()) await gone();
   if (!options.force) {
     throw new CliError(
-      `${what} is still alive ${timeoutSeconds} s after ${signal}: use --force to send SIGKILL`,
+      `${what} is still alive ${timeoutSeconds} s after ${signal} (${
+        left(tree.remaining())
+      }): use --force to send SIGKILL`,
     );
   }
-  const again = await signallable(registry, id);
-  if (again.liveness !== "dead") send(again.pid, "SIGKILL");
-  if (await exitsWithin(first, 5)) {
+  if (!tree.loopGone()) await signallable(registry, id);
+  tree.grow();
+  tree.signal("SIGKILL");
+  if (await tree.endsWithin(5)) {
     await gone();
     io.out(`Killed loop ${shown} (pid ${first.pid}) with SIGKILL`);
     return EXIT.ok;
   }
-  throw new CliError(`${what} is still alive after SIGKILL`);
+  throw new CliError(
+    `${what} is still alive after SIGKILL (${left(tree.remaining())})`,
+  );
 }
