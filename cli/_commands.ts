@@ -9,6 +9,7 @@ import { repairCommand } from "./repair.ts";
 import { runCommand } from "./run.ts";
 import type { CommandSpec } from "./_spec.ts";
 import { stopCommand } from "./stop.ts";
+import { waitCommand } from "./wait.ts";
 import { watchCommand } from "./watch.ts";
 
 /** Every command of `loops`. */
@@ -20,6 +21,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   cleanCommand,
   runCommand,
   stopCommand,
+  waitCommand,
   watchCommand,
   repairCommand,
   helpCommand,

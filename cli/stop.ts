@@ -33,7 +33,16 @@ export const stopCommand = defineCommand({
   name: "stop",
   summary: "Signal a loop and wait for it to exit",
   arguments: [ID_ARGUMENT],
+  forms: [["ID"], ["all"]],
   options: {
+    all: {
+      type: "boolean",
+      help: "Stop every running loop of this host instead of one",
+    },
+    yes: {
+      type: "boolean",
+      help: "With --all from a terminal: do it without asking",
+    },
     signal: {
       type: "string",
       value: "NAME",
@@ -54,18 +63,60 @@ export const stopCommand = defineCommand({
 (found in /proc before signalling, each identified by its start time), waits up
 to --timeout seconds (default 5) for them to exit, then with --force sends
 SIGKILL to what is left. Removes the entry once the loop's process is gone;
-exits 1 when a process of the tree is still alive, naming the pids. Never
+fails when a process of the tree is still alive, naming the pids. Never
 signals pid 0 or 1, itself, a process whose identity does not match the entry,
-or a loop of another host or pid namespace.`,
+or a loop of another host or pid namespace. --all stops every running loop of
+this host (from a terminal, only with --yes).`,
   async run(context, { values, positionals }) {
-    positionalsExactly(positionals, 1, "loop ID");
-    return await stopLoop(context, positionals[0]!, {
+    const options = {
       signal: parseSignal(values.signal ?? "SIGTERM"),
       timeoutSeconds: parseTimeout(values.timeout),
       force: values.force ?? false,
-    });
+    };
+    if (!values.all) {
+      positionalsExactly(positionals, 1, "loop ID");
+      return await stopLoop(context, positionals[0]!, options);
+    }
+    positionalsExactly(positionals, 0, "");
+    return await stopAll(context, options, values.yes ?? false);
   },
 });
+
+/**
+ * `stop --all`: every loop of this host whose status is `running` or
+ * `orphan` (never `remote` or `unknown` ones), one after the other. From a
+ * terminal it needs `--yes`.
+ */
+async function stopAll(
+  context: CommandContext,
+  options: StopOptions,
+  yes: boolean,
+): Promise<number> {
+  const loops = (await context.registry.list()).filter((loop) =>
+    loop.status === "running" || loop.status === "orphan"
+  );
+  if (loops.length > 0 && !yes && Deno.stdin.isTerminal()) {
+    throw new UsageError(
+      `Cannot stop all ${loops.length} running loops without --yes: run 'loops stop --all --yes'`,
+    );
+  }
+  let code: number = EXIT.ok;
+  for (const loop of loops) {
+    try {
+      await stopLoop(context, loop.id, options);
+    } catch (error) {
+      if (!(error instanceof CliError || error instanceof LoopNotFoundError)) {
+        throw error;
+      }
+      context.io.err(`loops: ${escapeText(error.message)}`);
+      if (code === EXIT.ok) {
+        code = error instanceof CliError ? error.exitCode : EXIT.ok;
+      }
+    }
+  }
+  if (loops.length === 0) context.io.out("No running loops to stop");
+  return code;
+}
 
 function parseSignal(value: string): SignalName {
   const upper = value.toUpperCase();
@@ -85,8 +136,12 @@ function parseSignal(value: string): SignalName {
   return name as SignalName;
 }
 
-function parseTimeout(value: string | undefined): number {
-  if (value === undefined) return 5;
+/** A `--timeout SECONDS` value, from 0 to 86400; `fallback` when absent. */
+export function parseTimeout(
+  value: string | undefined,
+  fallback = 5,
+): number {
+  if (value === undefined) return fallback;
   const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
   if (!(seconds >= 0 && seconds <= 86400)) {
     throw new UsageError(

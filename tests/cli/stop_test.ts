@@ -90,3 +90,30 @@ Deno.test("loops stop never signals a process outside the loop's tree", async ()
   assert.equal(await running(bystander.pid), true);
   assert.equal(await running(Deno.pid), true);
 });
+
+Deno.test("loops stop --all stops every running loop here, and no remote one", async () => {
+  await using ws = await tempWorkspace();
+  await using a = await sleeper();
+  await using b = await sleeper();
+  for (const [loop, id] of [[a, "a"], [b, "b"]] as const) {
+    const reg = await loops(
+      ["register", "--pid", `${loop.pid}`, "--prompt", id, "--id", id],
+      { ws: ws.path },
+    );
+    assert.equal(reg.code, 0, reg.stderr);
+  }
+  // A loop of another host: listed as remote, never signalled from here.
+  const file = JSON.parse(await Deno.readTextFile(ws.file));
+  file.loops.push({
+    ...file.loops[0],
+    id: "far",
+    host_id: "0000000000000000",
+    pid: Deno.pid,
+  });
+  await Deno.writeTextFile(ws.file, JSON.stringify(file));
+  const stopped = await loops(["stop", "--all"], { ws: ws.path });
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.equal((await a.child.status).signal, "SIGTERM");
+  assert.equal((await b.child.status).signal, "SIGTERM");
+  assert.deepEqual((await readEntries(ws)).map((e) => e.id), ["far"]);
+});

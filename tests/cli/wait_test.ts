@@ -1,0 +1,62 @@
+// `loops wait ID`: returns when the loop has ended, with distinct exit codes
+// for "ended", "no such loop" and "still running after --timeout".
+import assert from "node:assert/strict";
+import {
+  loops,
+  sleeper,
+  spawnLoops,
+  tempWorkspace,
+  writeEntries,
+} from "../_helpers/cli.ts";
+
+Deno.test("loops wait returns when the loop's process ends", async () => {
+  await using ws = await tempWorkspace();
+  await using loop = await sleeper("sleep 0.6");
+  const reg = await loops(
+    ["register", "--pid", `${loop.pid}`, "--prompt", "w", "--id", "w"],
+    { ws: ws.path },
+  );
+  assert.equal(reg.code, 0, reg.stderr);
+  const waited = await loops(["wait", "w", "--timeout", "20"], { ws: ws.path });
+  assert.equal(waited.code, 0, waited.stderr);
+  // When wait returns, the process has ended (gone, or a zombie not reaped).
+  const ps = await new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", `${loop.pid}`],
+  }).output();
+  const state = new TextDecoder().decode(ps.stdout).trim();
+  assert.ok(state === "" || state.startsWith("Z"), `state ${state}`);
+});
+
+Deno.test("loops wait exits 8 after --timeout and 3 for no such loop", async () => {
+  await using ws = await tempWorkspace();
+  await using loop = await sleeper();
+  await loops(
+    ["register", "--pid", `${loop.pid}`, "--prompt", "w", "--id", "live"],
+    { ws: ws.path },
+  );
+  const timedOut = await loops(["wait", "live", "--timeout", "0.3"], {
+    ws: ws.path,
+  });
+  assert.equal(timedOut.code, 8, timedOut.stderr);
+  assert.match(timedOut.stderr, /still running/);
+  assert.equal(loop.exited(), false);
+  const missing = await loops(["wait", "nope"], { ws: ws.path });
+  assert.equal(missing.code, 3, missing.stderr);
+});
+
+Deno.test("loops wait on a loop of another host returns when its entry goes", async () => {
+  await using ws = await tempWorkspace();
+  await writeEntries(ws, [{
+    id: "far",
+    pid: 4242,
+    host_id: "0000000000000000",
+    hostname: "elsewhere",
+  } as never]);
+  const waiting = spawnLoops(["wait", "far", "--timeout", "20"], {
+    ws: ws.path,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await writeEntries(ws, []);
+  const { code, stderr } = await waiting.output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+});
