@@ -41,9 +41,12 @@ export function formatProgramHelp(program: ProgramHelp): string {
     section("USAGE", [`${program.name} ${globals}<command> [options]`]),
     `COMMANDS:\n${commands.join("\n")}`,
     section("OPTIONS", optionRows(program.globals)),
-    section("EXIT CODES", [
-      EXIT_CODE_HELP.map(([code, meaning]) => `${code} ${meaning}`).join(", "),
-    ]),
+    section(
+      "EXIT CODES",
+      EXIT_CODE_HELP.map(([code, meaning]) =>
+        `${String(code).padStart(3)}  ${meaning}`
+      ),
+    ),
   ].join("\n\n");
 }
 

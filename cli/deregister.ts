@@ -26,6 +26,7 @@ export const deregisterCommand = defineCommand({
       if (!(await registry.deregisterPid(pid))) {
         throw new CliError(
           `Cannot find a loop of pid ${pid} in registry "${registry.location}"`,
+          { exitCode: EXIT.notFound },
         );
       }
       io.out(`Deregistered the loops of pid ${pid}`);

@@ -6,7 +6,7 @@ import { findWorkspace, type Registry } from "../mod.ts";
 import { parseArgs, type ParsedArgs } from "./_args.ts";
 import { COMMANDS } from "./_commands.ts";
 import { openRegistry } from "./_engine.ts";
-import { EXIT, exitCodeOf, UsageError } from "./_errors.ts";
+import { cliMessage, EXIT, exitCodeOf, UsageError } from "./_errors.ts";
 import { escapeText } from "./_format.ts";
 import { formatCommandHelp, formatProgramHelp } from "./_help.ts";
 import type { CommandContext, CommandSpec, OptionSpecs } from "./_spec.ts";
@@ -141,7 +141,7 @@ async function run(
 }
 
 function report(error: unknown, io: CliIo): number {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = cliMessage(error);
   if (error instanceof UsageError) {
     io.err(
       `${PROGRAM}: ${
@@ -170,8 +170,9 @@ function report(error: unknown, io: CliIo): number {
  * @param args The arguments, without the program name.
  * @param io Where output goes, the environment, the current directory and
  * the terminal; each missing member is the real one.
- * @returns The exit code: 0 ok, 1 failure or not found, 2 usage error, 130
- * interrupted.
+ * @returns The exit code: 0 ok, 1 failure, 2 usage error, 3 no such loop
+ * (or not running), 4 to 9 the failures a script may tell apart (see
+ * `loops --help`), 130 interrupted.
  *
  * @example Print the version
  * ```ts

@@ -3,7 +3,9 @@
 // temporary workspaces, sleeping processes to register.
 import assert from "node:assert/strict";
 import { type CliIo, main } from "../../cli.ts";
+import { EXIT } from "../../cli/_errors.ts";
 export { deadPid } from "./core.ts";
+export { EXIT };
 
 /** The CLI entry point. */
 export const CLI = new URL("../../cli.ts", import.meta.url).pathname;
@@ -160,10 +162,17 @@ export function assertUsage(result: CliResult, args: unknown = ""): void {
   );
 }
 
-/** Asserts a failure: exit 1, nothing on stdout, one `loops:` line. */
-export function assertFailure(result: CliResult, pattern?: RegExp): void {
+/**
+ * Asserts a failure: exit `code` (default 1, see cli/_errors.ts EXIT),
+ * nothing on stdout, one `loops:` line.
+ */
+export function assertFailure(
+  result: CliResult,
+  pattern?: RegExp,
+  code: number = EXIT.failure,
+): void {
   const what = JSON.stringify(result);
-  assert.equal(result.code, 1, what);
+  assert.equal(result.code, code, what);
   assert.equal(result.stdout, "", what);
   assert.match(result.stderr, /^loops: [^\n]+\n$/, what);
   if (pattern !== undefined) assert.match(result.stderr, pattern, what);

@@ -13,6 +13,7 @@ import {
   assertUsage,
   type CliResult,
   deadPid,
+  EXIT,
   loops,
   readEntries,
   runMain,
@@ -138,6 +139,7 @@ Deno.test("main() list and get on an empty registry", async () => {
   assertFailure(
     await runMain(["get", "loop-1-abcd"], { ws: ws.path }),
     /^loops: Cannot find loop "loop-1-abcd"/,
+    EXIT.notFound,
   );
   await assert.rejects(Deno.lstat(`${ws.path}/.ralph`), Deno.errors.NotFound);
 });
@@ -256,10 +258,12 @@ Deno.test("main() register, list, get and deregister round-trip", async () => {
   assertFailure(
     await runMain(["deregister", "loop-auth"], { ws: ws.path }),
     /Cannot find loop "loop-auth"/,
+    EXIT.notFound,
   );
   assertFailure(
     await runMain(["get", "loop-auth"], { ws: ws.path }),
     /Cannot find loop/,
+    EXIT.notFound,
   );
   const byPid = await runMain(["deregister", "--pid", String(two.pid)], {
     ws: ws.path,
@@ -273,6 +277,7 @@ Deno.test("main() register, list, get and deregister round-trip", async () => {
       ws: ws.path,
     }),
     new RegExp(`Cannot find a loop of pid ${two.pid}`),
+    EXIT.notFound,
   );
   assert.deepEqual(await readEntries(ws), []);
   assert.ok(!one.exited() && !two.exited());
@@ -360,7 +365,7 @@ Deno.test("main() output never sends control characters to the terminal", async 
   );
   assert.equal(JSON.parse(jsonOne!.stdout).prompt, prompt);
   assert.ok(detail!.stdout.includes(`prompt${escaped}`));
-  assertFailure(missing!, /Cannot find loop/);
+  assertFailure(missing!, /Cannot find loop/, EXIT.notFound);
   // No --allow-run: refused, the message escaped.
   assertFailure(stop!, /--allow-run/);
   assert.equal(deregistered!.code, 0);
@@ -429,7 +434,8 @@ Deno.test("main() reports a corrupt registry in one line and repair fixes it", a
   ) {
     assertFailure(
       await runMain(args, { ws: ws.path }),
-      /^loops: Cannot read registry .* as it is not valid JSON .*loops repair/,
+      /^loops: Cannot read registry .* as it is not valid JSON .*'loops repair'/,
+      EXIT.corrupt,
     );
   }
   assert.equal(await Deno.readTextFile(ws.file), "{oops");

@@ -11,6 +11,7 @@ import {
   CLI,
   deadPid,
   exists,
+  EXIT,
   Lines,
   loops,
   readEntries,
@@ -422,10 +423,12 @@ Deno.test("loops names the missing permission flag", async () => {
       flags: ["--allow-read"],
     }),
     /--allow-write/,
+    EXIT.permission,
   );
   assertFailure(
     await loops(["list"], { ws: ws.path, flags: [] }),
     /--allow-read/,
+    EXIT.permission,
   );
   assertFailure(
     await loops(["run", "--", "true"], {
@@ -433,6 +436,7 @@ Deno.test("loops names the missing permission flag", async () => {
       flags: ["--allow-read", "--allow-run"],
     }),
     /--allow-write/,
+    EXIT.permission,
   );
   await assert.rejects(Deno.lstat(ws.file), Deno.errors.NotFound);
 });
@@ -450,6 +454,7 @@ Deno.test("loops commands work with their narrowest flags", async () => {
   assertFailure(
     await loops(["get", "loop-1-abcd"], { ws: ws.path, flags: read }),
     /^loops: Cannot find loop "loop-1-abcd"/,
+    EXIT.notFound,
   );
   await assert.rejects(Deno.lstat(`${ws.path}/.ralph`), Deno.errors.NotFound);
   const registered = await loops(

@@ -5,6 +5,7 @@
 // escape sequences are our own colours (none with NO_COLOR), and each line
 // fits the terminal width; piped, the prompt is printed in full.
 import assert from "node:assert/strict";
+import { EXIT } from "../../cli/_errors.ts";
 import { textWidth } from "../../cli/_format.ts";
 import {
   CLI,
@@ -171,7 +172,7 @@ Deno.test({
       columns: 80,
       color: true,
     });
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, EXIT.notFound);
     assert.equal(missing.out, "");
     assert.doesNotMatch(missing.err, UNSAFE);
     assert.match(missing.err, /^loops: Cannot find loop "\\u001b\[2J\\u202e"/);
