@@ -81,14 +81,16 @@ let bootTimeMs: number | undefined;
 
 /**
  * The wall-clock time a process started, from its start time in clock ticks
- * since boot: boot time (`btime` of `/proc/stat`) + ticks / 100 (USER_HZ,
- * the unit of `/proc` on Linux). `undefined` where `/proc` cannot be read.
+ * since boot: boot time + ticks / 100 (USER_HZ, the unit of `/proc` on
+ * Linux). The boot time is now minus `/proc/uptime` (to 10 ms; the `btime`
+ * of `/proc/stat` has whole seconds), read once. `undefined` where `/proc`
+ * cannot be read.
  */
 function startedAtMs(ticks: number): number | undefined {
   if (bootTimeMs === undefined) {
-    const match = readProcText("/proc/stat")?.match(/^btime (\d+)$/m);
-    if (match === undefined || match === null) return undefined;
-    bootTimeMs = Number(match[1]) * 1000;
+    const uptime = Number(readProcText("/proc/uptime")?.split(" ")[0]);
+    if (!Number.isFinite(uptime)) return undefined;
+    bootTimeMs = Date.now() - uptime * 1000;
   }
   return bootTimeMs + ticks * 10;
 }
@@ -244,8 +246,8 @@ export interface ProbeOptions {
 
 /**
  * How much later than a loop's registration its process may seem to have
- * started (the boot time in `/proc/stat` has one-second steps) before the
- * pid counts as reused.
+ * started (start times have 10 ms steps, and the boot time is derived from
+ * the clock) before the pid counts as reused.
  */
 export const START_MARGIN_MS = 2000;
 
