@@ -30,6 +30,9 @@ export {
   LockTimeoutError,
   LoopIdTakenError,
   LoopNotFoundError,
+  type UntrustedReason,
+  UntrustedRegistryError,
+  type UntrustedRegistryErrorOptions,
 } from "./src/errors.ts";
 export type {
   Claim,
@@ -69,3 +72,9 @@ export {
   START_MARGIN_MS,
 } from "./src/process.ts";
 export { findWorkspace } from "./src/find_workspace.ts";
+export {
+  mayStop,
+  type MayStopOptions,
+  type StopDecision,
+  type StopRefusal,
+} from "./src/may_stop.ts";

@@ -11,15 +11,27 @@
 //    fails too, the journal lets the next reader roll the write forward.
 // 5. Rolling a torn write forward keeps the journal until the file is
 //    synced: it is the only copy of the new bytes meanwhile.
+// 6. The journal is opened and checked like every file written here (see
+//    _files.ts): never through a link, never a swapped file; a new one gets
+//    loops.json's mode and, when root makes it in a user's `.ralph/`, that
+//    directory's owner and group. Root never changes an existing file's
+//    owner or mode.
+import { chmodThrough, chownThrough } from "./_fd.ts";
 import {
   checkRegularFile,
+  createExclusive,
   guarded,
+  JOURNAL_ADVICE,
   lstatOrUndefined,
+  openExisting,
   type RegistryPaths,
+  swappedError,
+  verifyOpened,
   writeAll,
 } from "./_files.ts";
 import { clearJournal, encodeJournal } from "./_journal.ts";
 import { type Locked, MAX_REGISTRY_BYTES } from "./_lock.ts";
+import { callerUid, checkFile } from "./_trust.ts";
 
 /** Option key of the write fault seam (tests only; not exported by mod.ts). */
 export const WRITE_HOOK: unique symbol = Symbol("loops.writeHook");
@@ -67,43 +79,96 @@ function rewrite(
   step("sync");
 }
 
-/** Opens the journal for a new record, refusing a link or special file. */
-function openJournal(paths: RegistryPaths, mode: number): Deno.FsFile {
-  const existing = lstatOrUndefined(paths.journal, paths);
-  if (existing !== undefined) {
-    checkRegularFile(existing, paths.journal, "the journal");
+/**
+ * Gives a file this process just created the mode `mode` exactly (the umask
+ * may have narrowed it) and, when root made it in a user's `.ralph/`, that
+ * directory's owner and group; through its descriptor.
+ */
+function adopt(
+  file: Deno.FsFile,
+  path: string,
+  mode: number,
+  dir: Deno.FileInfo,
+  what: string,
+  paths: RegistryPaths,
+): void {
+  const info = file.statSync();
+  if (((info.mode ?? mode) & 0o777) !== mode) {
+    chmodThrough(path, info, mode, what, paths);
   }
-  const journal = guarded(
-    "write",
-    paths,
-    `write "${paths.journal}"`,
-    () =>
-      Deno.openSync(paths.journal, {
-        write: true,
-        create: true,
-        truncate: true,
-        mode,
-      }),
-  );
-  if (existing !== undefined && ((existing.mode ?? mode) & 0o666) !== mode) {
-    guarded(
-      "write",
+  if (info.uid === 0 && dir.uid !== 0 && dir.uid !== null) {
+    chownThrough(
+      path,
+      info,
+      { uid: dir.uid, gid: dir.gid ?? dir.uid },
+      what,
       paths,
-      `chmod "${paths.journal}"`,
-      () => Deno.chmodSync(paths.journal, mode),
     );
   }
-  return journal;
+}
+
+/**
+ * Opens the journal for a new record (emptied through its descriptor),
+ * following rule 6: an existing one is opened without create or truncate and
+ * checked; a missing one is created with O_EXCL.
+ *
+ * @throws {Deno.errors.Busy} If the journal is swapped while opening it.
+ * @throws {UntrustedRegistryError} If it fails the trust rule.
+ */
+function openJournal(locked: Locked, paths: RegistryPaths): Deno.FsFile {
+  const what = "the journal";
+  const path = paths.journal;
+  // The journal holds the registry's bytes: whoever may read loops.json may
+  // read the journal (a reader needs it to detect a torn write).
+  const mode = (locked.info.mode ?? 0o600) & 0o666;
+  const owner = locked.dir.uid ?? -1;
+  return guarded("write", paths, `write "${path}"`, () => {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const existing = lstatOrUndefined(path, paths);
+      if (existing === undefined) {
+        const created = createExclusive(path, mode, paths);
+        if (created === undefined) continue;
+        try {
+          adopt(created, path, mode, locked.dir, what, paths);
+        } catch (error) {
+          created.close();
+          throw error;
+        }
+        return created;
+      }
+      checkRegularFile(existing, path, what, JOURNAL_ADVICE);
+      checkFile(paths, path, existing, owner, "change");
+      const journal = openExisting(path, true, paths);
+      if (journal === undefined) continue;
+      try {
+        const info = verifyOpened(journal, path, what, paths);
+        if (info === undefined) throw swappedError(path, what);
+        checkFile(paths, path, info, owner, "change");
+        // Its mode follows loops.json's, changed only by its owner (never
+        // by root in another user's registry).
+        const me = callerUid();
+        if (((info.mode ?? mode) & 0o777) !== mode && info.uid === me) {
+          chmodThrough(path, info, mode, what, paths);
+        }
+        journal.truncateSync(0);
+        return journal;
+      } catch (error) {
+        journal.close();
+        throw error;
+      }
+    }
+    throw swappedError(path, what);
+  });
 }
 
 /**
  * Rewrites the locked file in place with `after` (padded to whole pages),
  * crash-safely, following the rules at the top of this module.
  *
- * @throws {RangeError} If the new content would pass 16 MiB.
+ * @throws {RangeError} If the new content would pass the 128 MiB bound.
  */
 export function writeDurably(
-  { file, info }: Locked,
+  locked: Locked,
   paths: RegistryPaths,
   before: Uint8Array,
   after: Uint8Array,
@@ -113,12 +178,13 @@ export function writeDurably(
   if (padded.length <= MAX_REGISTRY_BYTES) after = padded;
   if (after.length > MAX_REGISTRY_BYTES) {
     throw new RangeError(
-      `Cannot write registry "${paths.file}" as it would be ${after.length} bytes, over the 16 MiB limit`,
+      `Cannot write registry "${paths.file}" as it would be ${after.length} bytes, over the ${
+        MAX_REGISTRY_BYTES / 2 ** 20
+      } MiB bound: remove entries or shorten long prompts`,
     );
   }
-  // The journal holds the registry's bytes: whoever may read loops.json may
-  // read the journal (a reader needs it to detect a torn write).
-  using journal = openJournal(paths, (info.mode ?? 0o600) & 0o666);
+  const { file } = locked;
+  using journal = openJournal(locked, paths);
   let simulated = false;
   const step: WriteHook = (name) => {
     try {
@@ -168,18 +234,26 @@ export function rollForward(
   hook("done");
 }
 
-/** Writes `bytes` to a new file `path` (mode 0600) and syncs it. */
+/**
+ * Writes `bytes` to a new file `path` (O_EXCL, loops.json's mode, owned like
+ * a new journal) and syncs it.
+ */
 export function writeNewFile(
+  locked: Locked,
   paths: RegistryPaths,
   path: string,
   bytes: Uint8Array,
 ): void {
+  const mode = (locked.info.mode ?? 0o600) & 0o666;
   guarded("write", paths, `write "${path}"`, () => {
-    using copy = Deno.openSync(path, {
-      write: true,
-      createNew: true,
-      mode: 0o600,
-    });
+    const created = createExclusive(path, mode, paths);
+    if (created === undefined) {
+      throw new Deno.errors.AlreadyExists(
+        `Cannot write "${path}" as something is already there: retry`,
+      );
+    }
+    using copy = created;
+    adopt(copy, path, mode, locked.dir, "the copy", paths);
     writeAll(copy, bytes);
     copy.syncDataSync();
   });

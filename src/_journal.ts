@@ -14,13 +14,22 @@
 // `new[0..k] + old[k..]`. Only that exact shape is rolled forward from the
 // journal: any other difference between file and journal is someone else's
 // later rewrite (ralph, an editor) and is left alone.
+//
+// Only a journal that passes the trust rule (_trust.ts: owned by the owner
+// of `.ralph/` or root, not writable by others, one link) is relied on: one
+// planted by another user could otherwise roll its own bytes forward.
 import {
   guarded,
   lstatOrUndefined,
+  openExisting,
   readUpTo,
   type RegistryPaths,
+  sameFile,
+  swappedError,
+  verifyOpened,
 } from "./_files.ts";
 import { MAX_REGISTRY_BYTES } from "./_lock.ts";
+import { callerUid, checkFile, exposed, fileTrusted } from "./_trust.ts";
 
 const MAGIC = "loops-journal-v2";
 const MAGIC_BYTES = new TextEncoder().encode(MAGIC);
@@ -135,29 +144,59 @@ export function parseJournal(bytes: Uint8Array): Journal | undefined {
 }
 
 /**
+ * Opens the journal to read it: read-only, or read-write where others could
+ * swap a FIFO in and this process may write (a read-write open cannot
+ * block). `undefined` when the OS refuses it (its mode lags a chmod of
+ * loops.json: read the file alone, as a reader of ralph's would) or it is
+ * gone.
+ */
+function openToRead(
+  paths: RegistryPaths,
+  dir: Deno.FileInfo,
+  info: Deno.FileInfo,
+): Deno.FsFile | undefined {
+  const me = callerUid();
+  const write = exposed(paths, dir) &&
+    (me === undefined || me === 0 || info.uid === me) &&
+    Deno.permissions.querySync({ name: "write", path: paths.journal })
+        .state === "granted";
+  for (const mode of write ? [true, false] : [false]) {
+    try {
+      return openExisting(paths.journal, mode, paths);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Reads the journal's record bytes. `undefined` when there is none: no file
  * or an empty one (the usual case, learnt from one lstat), a record cut
- * short, or no valid header. Bytes past the record are ignored.
+ * short, or no valid header; also when the journal is not to be relied on
+ * (it fails the trust rule, or was swapped while being opened). Bytes past
+ * the record are ignored.
  */
 export function readJournal(paths: RegistryPaths): Uint8Array | undefined {
   const info = lstatOrUndefined(paths.journal, paths);
   if (info === undefined || info.size === 0 || !info.isFile) return undefined;
   return guarded("read", paths, `read "${paths.journal}"`, () => {
-    let opened: Deno.FsFile;
-    try {
-      opened = Deno.openSync(paths.journal, { read: true });
-    } catch (error) {
-      // The OS refuses this user the journal (its mode lags a chmod of
-      // loops.json): read the file alone, as a reader of ralph's would.
-      if (error instanceof Deno.errors.PermissionDenied) return undefined;
-      throw error;
+    const dir = lstatOrUndefined(paths.dir, paths);
+    if (dir === undefined || dir.isSymlink) return undefined;
+    if (!fileTrusted(paths, paths.journal, info, dir.uid ?? -1)) {
+      return undefined;
     }
+    const opened = openToRead(paths, dir, info);
+    if (opened === undefined) return undefined;
     using file = opened;
-    const head = readUpTo(file, Math.min(info.size, HEADER_MAX));
+    // The descriptor must be the very file judged above.
+    const now = file.statSync();
+    if (!now.isFile || !sameFile(now, info)) return undefined;
+    const head = readUpTo(file, Math.min(now.size, HEADER_MAX));
     const header = parseHeader(head);
     if (header === undefined) return undefined;
     const total = recordSize(header);
-    if (total > RECORD_LIMIT || total > info.size) return undefined;
+    if (total > RECORD_LIMIT || total > now.size) return undefined;
     const record = new Uint8Array(total);
     record.set(head.subarray(0, Math.min(head.length, total)));
     if (total > head.length) {
@@ -167,12 +206,26 @@ export function readJournal(paths: RegistryPaths): Uint8Array | undefined {
   });
 }
 
-/** Empties a journal once the file no longer needs it. */
+/**
+ * Empties a journal once the file no longer needs it, through a descriptor
+ * checked against its path (see _files.ts); never through a link.
+ *
+ * @throws {Deno.errors.Busy} If the journal was swapped while opening it.
+ * @throws {UntrustedRegistryError} If it fails the trust rule.
+ */
 export function clearJournal(paths: RegistryPaths): void {
   const info = lstatOrUndefined(paths.journal, paths);
   if (info === undefined || info.size === 0 || !info.isFile) return;
   guarded("write", paths, `write "${paths.journal}"`, () => {
-    using journal = Deno.openSync(paths.journal, { write: true });
+    const dir = lstatOrUndefined(paths.dir, paths);
+    const opened = openExisting(paths.journal, true, paths);
+    if (opened === undefined) return;
+    using journal = opened;
+    const verified = verifyOpened(journal, paths.journal, "the journal", paths);
+    if (verified === undefined || dir === undefined) {
+      throw swappedError(paths.journal, "the journal");
+    }
+    checkFile(paths, paths.journal, verified, dir.uid ?? -1, "change");
     journal.truncateSync(0);
   });
 }

@@ -1,34 +1,55 @@
 // Opening and locking the registry file: the one place that takes, checks
 // and releases the flock that excludes this module and ralph.
 //
-// - Shared locks open read-only, exclusive ones read-write. `create` makes
-//   `.ralph/` and the file; without it a missing file is `undefined` and
-//   nothing is created.
+// - Shared locks open read-only (read-write where others could swap the
+//   file, see `exposed` in _trust.ts), exclusive ones read-write. `create`
+//   makes `.ralph/` and the file; without it a missing file is `undefined`
+//   and nothing is created. The file rules of _files.ts apply: an existing
+//   file is opened without create or truncate, a new one with O_EXCL.
+// - An exclusive lock is for a change: `.ralph/`, its ancestors and the
+//   file must pass the trust rule of _trust.ts, checked on lstats before
+//   the open and on the descriptor after the lock.
 // - While the lock is held elsewhere, `acquire` waits by yielding (it holds
 //   no lock then: see the Step rules in _step.ts) until its timeout.
 // - After the lock is held, the path must still name the locked inode (an
-//   editor may have replaced the file by rename): otherwise it reopens.
+//   editor may have replaced the file by rename) and `.ralph` the directory
+//   checked before the open: otherwise it reopens.
+// - Root creating `.ralph/` or the file in a user's workspace gives it to
+//   that user (the workspace's owner, or `.ralph/`'s), through a descriptor.
 // - Closing the descriptor releases the lock.
+import { chownThrough } from "./_fd.ts";
 import {
   checkRegularFile,
+  createExclusive,
+  dirMode,
+  fileMode,
   guarded,
   lstatOrUndefined,
-  permissionError,
+  openExisting,
   refuseSymlink,
   type RegistryPaths,
+  sameFile,
 } from "./_files.ts";
 import { sleep, type Step } from "./_step.ts";
+import { callerUid, checkDirectory, checkFile, exposed } from "./_trust.ts";
 import { CorruptRegistryError, LockTimeoutError } from "./errors.ts";
 
-/** The registry may not grow past this many bytes. */
-export const MAX_REGISTRY_BYTES = 16 * 1024 * 1024;
+/**
+ * The registry may not grow past this many bytes: a bound on this module's
+ * memory (a change holds the old and new bytes, their journal record and the
+ * decoded entries: about 8x the file at worst), not a format limit. ralph
+ * has none; 128 MiB is far beyond any registry seen in use.
+ */
+export const MAX_REGISTRY_BYTES = 128 * 1024 * 1024;
 
 /** A registry file opened and locked by {@linkcode acquire}. */
 export interface Locked {
   /** The open file, holding the lock. */
   file: Deno.FsFile;
-  /** Its fstat, taken once the lock was held (size, mode, inode). */
+  /** Its fstat, taken once the lock was held (size, mode, inode, owner). */
   info: Deno.FileInfo;
+  /** The lstat of `.ralph`, the same directory before and after the open. */
+  dir: Deno.FileInfo;
 }
 
 /** Options for {@linkcode acquire}. */
@@ -54,19 +75,57 @@ export function heldLocks(): number {
   return held;
 }
 
-/** Checks `.ralph`; creates it when `create`. Returns false when missing. */
-export function ensureDir(paths: RegistryPaths, create: boolean): boolean {
+/** Gives a directory root just made to the owner of its parent. */
+function adoptDir(paths: RegistryPaths, info: Deno.FileInfo): void {
+  if (info.uid !== 0) return;
+  let parent: Deno.FileInfo;
+  try {
+    parent = Deno.statSync(paths.workspace);
+  } catch (error) {
+    // The workspace cannot be read (scoped --allow-read): no owner to give.
+    if (error instanceof Deno.errors.NotCapable) return;
+    throw error;
+  }
+  if (parent.uid === 0 || parent.uid === null) return;
+  chownThrough(
+    paths.dir,
+    info,
+    {
+      uid: parent.uid,
+      gid: parent.gid ?? parent.uid,
+    },
+    "the registry directory",
+    paths,
+  );
+}
+
+/**
+ * Checks `.ralph`; creates it when `create` (mode 0777 & ~umask, or 0700
+ * for private files). Returns its lstat, `undefined` when missing.
+ */
+export function ensureDir(
+  paths: RegistryPaths,
+  create: boolean,
+): Deno.FileInfo | undefined {
   const info = lstatOrUndefined(paths.dir, paths);
   if (info === undefined) {
-    if (!create) return false;
-    guarded("write", paths, `create "${paths.dir}"`, () => {
+    if (!create) return undefined;
+    const made = guarded("write", paths, `create "${paths.dir}"`, () => {
       try {
-        Deno.mkdirSync(paths.dir, { recursive: true });
+        Deno.mkdirSync(paths.dir, { mode: dirMode(paths) });
+        return true;
       } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        if (error instanceof Deno.errors.AlreadyExists) return false;
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
+      // The workspace itself is missing: make it with `.ralph` (which needs
+      // write access to `.ralph` alone).
+      Deno.mkdirSync(paths.dir, { recursive: true, mode: dirMode(paths) });
+      return true;
     });
-    return ensureDir(paths, false);
+    const now = ensureDir(paths, false);
+    if (made && now !== undefined) adoptDir(paths, now);
+    return now === undefined ? undefined : ensureDir(paths, false);
   }
   if (info.isSymlink) refuseSymlink(paths.dir, "the registry directory");
   if (!info.isDirectory) {
@@ -76,32 +135,70 @@ export function ensureDir(paths: RegistryPaths, create: boolean): boolean {
       { kind: "not-directory" },
     );
   }
-  return true;
+  return info;
 }
 
-function open(
+/** Creates the registry file with O_EXCL; `undefined` if it exists now. */
+function createFile(
+  paths: RegistryPaths,
+  dir: Deno.FileInfo,
+): Deno.FsFile | undefined {
+  const file = createExclusive(paths.file, fileMode(paths), paths);
+  if (file === undefined) return undefined;
+  try {
+    const info = file.statSync();
+    if (info.uid === 0 && dir.uid !== 0 && dir.uid !== null) {
+      chownThrough(
+        paths.file,
+        info,
+        {
+          uid: dir.uid,
+          gid: dir.gid ?? dir.uid,
+        },
+        "registry",
+        paths,
+      );
+    }
+    return file;
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+}
+
+/**
+ * Opens the existing registry file for a lock. A shared lock opens
+ * read-only, unless others could swap a FIFO in (then read-write where this
+ * process may write, which cannot block).
+ */
+function openFile(
   paths: RegistryPaths,
   exclusive: boolean,
-  create: boolean,
+  dir: Deno.FileInfo,
+  before: Deno.FileInfo,
 ): Deno.FsFile | undefined {
-  try {
-    return exclusive
-      ? Deno.openSync(paths.file, {
-        read: true,
-        write: true,
-        create,
-        mode: 0o600,
-      })
-      : Deno.openSync(paths.file, { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound && !create) return undefined;
-    throw permissionError(
-      error,
-      exclusive ? "write" : "read",
-      paths.dir,
-      `open registry "${paths.file}"`,
-    );
+  if (exclusive) return openExisting(paths.file, true, paths);
+  if (exposed(paths, dir)) {
+    const me = callerUid();
+    const mayWrite = (me === undefined || me === 0 || before.uid === me) &&
+      Deno.permissions.querySync({ name: "write", path: paths.file })
+          .state === "granted";
+    if (mayWrite) {
+      try {
+        return openExisting(paths.file, true, paths);
+      } catch (error) {
+        // The OS refuses writing (mode, read-only file system): read-only.
+        const code = String((error as { code?: unknown }).code);
+        if (
+          !(error instanceof Deno.errors.PermissionDenied) &&
+          code !== "EROFS"
+        ) {
+          throw error;
+        }
+      }
+    }
   }
+  return openExisting(paths.file, false, paths);
 }
 
 /**
@@ -111,6 +208,8 @@ function open(
  *
  * @throws {LockTimeoutError} If the lock stays held past `timeoutMs`.
  * @throws {Deno.errors.Busy} If the file keeps being replaced while locking.
+ * @throws {UntrustedRegistryError} If a change is asked of a registry that
+ * fails the trust rule.
  */
 export function* acquire(
   paths: RegistryPaths,
@@ -121,12 +220,21 @@ export function* acquire(
   const deadline = performance.now() + timeoutMs;
   let wait = 1;
   for (let attempt = 0; attempt <= 100; attempt++) {
-    if (!ensureDir(paths, create)) return undefined;
+    const dir = ensureDir(paths, create);
+    if (dir === undefined) return undefined;
+    const owner = dir.uid ?? -1;
+    if (exclusive) checkDirectory(paths, dir, "change");
     const before = lstatOrUndefined(paths.file, paths);
     if (before === undefined && !create) return undefined;
-    if (before !== undefined) checkRegularFile(before, paths.file, what);
-    const file = open(paths, exclusive, create);
-    if (file === undefined) return undefined;
+    if (before !== undefined) {
+      checkRegularFile(before, paths.file, what);
+      if (exclusive) checkFile(paths, paths.file, before, owner, "change");
+    }
+    const file = before === undefined
+      ? createFile(paths, dir)
+      : openFile(paths, exclusive, dir, before);
+    // Created or removed meanwhile: look again.
+    if (file === undefined) continue;
     let locked = false;
     try {
       while (!file.tryLockSync(exclusive)) {
@@ -138,14 +246,16 @@ export function* acquire(
       }
       const info = file.statSync();
       const now = lstatOrUndefined(paths.file, paths);
+      const dirNow = lstatOrUndefined(paths.dir, paths);
       if (
-        now !== undefined && !now.isSymlink && now.ino === info.ino &&
-        now.dev === info.dev
+        now !== undefined && !now.isSymlink && sameFile(now, info) &&
+        dirNow !== undefined && !dirNow.isSymlink && sameFile(dirNow, dir)
       ) {
         if (!info.isFile) checkRegularFile(info, paths.file, what);
+        if (exclusive) checkFile(paths, paths.file, info, owner, "change");
         locked = true;
         held++;
-        return { file, info };
+        return { file, info, dir };
       }
     } finally {
       if (!locked) file.close();

@@ -24,7 +24,9 @@ export async function* watchFiles(
     const watcher = Deno.watchFs(path, { recursive: false });
     watchers.push(watcher);
     pumps.push((async () => {
-      for await (const _event of watcher) poke();
+      // "access" is a close after opening for writing: a read that opened
+      // read-write (see _lock.ts), not a change. A change is "modify".
+      for await (const event of watcher) if (event.kind !== "access") poke();
     })());
   };
   const onAbort = () => wake();

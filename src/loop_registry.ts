@@ -4,6 +4,7 @@ import * as op from "./_operations.ts";
 import { isAbsolute, resolve } from "./_path.ts";
 import { repair } from "./_repair.ts";
 import { runAsync, runSync } from "./_step.ts";
+import { privateByEnv, trustedByEnv } from "./_trust.ts";
 import { watchFiles } from "./_watch.ts";
 import { type ClaimOps, FileClaim } from "./_file_claim.ts";
 import type { LoopClaim } from "./loop_claim.ts";
@@ -35,6 +36,36 @@ export interface LoopRegistryOptions {
    * @default {defaultRegistryEnv}
    */
   env?: RegistryEnv;
+  /**
+   * Trust this workspace's registry whoever owns it and whatever its mode,
+   * like git's `safe.directory`. By default a change (or a signal, see
+   * `mayStop`) is refused with `UntrustedRegistryError` when
+   * `.ralph/`, its files or a directory above it is owned by a user other
+   * than the caller (root counts as trusted; root may act in any user's
+   * `.ralph/`, whose owner must then own the rest) or is writable by group
+   * or others (a sticky directory, or a group that is its owner's private
+   * group, is fine). Reads work either way. Trusting does not turn off the
+   * descriptor checks: nothing is ever written through a link or to a
+   * swapped file. See docs/security.md.
+   *
+   * Reading `LOOPS_TRUST` needs `--allow-env=LOOPS_TRUST`.
+   *
+   * @default {true when the environment variable `LOOPS_TRUST` (a
+   * colon-separated list of absolute paths, or `*`) names this workspace or
+   * its `.ralph`, else false}
+   */
+  trusted?: boolean;
+  /**
+   * Create new registry files 0600 and `.ralph/` 0700, instead of ralph's
+   * `0666 & ~umask` and `0777 & ~umask` (which let other users of a shared
+   * workspace list its loops). Existing files keep their mode.
+   *
+   * Reading `LOOPS_PRIVATE` needs `--allow-env=LOOPS_PRIVATE`.
+   *
+   * @default {true when the environment variable `LOOPS_PRIVATE` is `1`,
+   * `true` or `yes`, else false}
+   */
+  privateFiles?: boolean;
 }
 
 function openStore(
@@ -55,8 +86,12 @@ function openStore(
       `Cannot create registry as lockTimeoutMs must be a number >= 0: current value is ${timeoutMs}`,
     );
   }
+  const root = isAbsolute(path) ? path : resolve(path);
   return {
-    paths: registryPaths(isAbsolute(path) ? path : resolve(path)),
+    paths: registryPaths(root, {
+      trusted: options.trusted ?? trustedByEnv(root),
+      privateFiles: options.privateFiles ?? privateByEnv(),
+    }),
     timeoutMs,
     env: options.env ?? defaultRegistryEnv,
     hook: (options as { [WRITE_HOOK]?: WriteHook })[WRITE_HOOK],
@@ -88,7 +123,9 @@ function openStore(
  * Every method may throw `LockTimeoutError` (the lock stayed held past
  * `lockTimeoutMs`), `CorruptRegistryError` (the file is not a registry; its
  * bytes are left untouched) and `Deno.errors.NotCapable` (a permission is
- * missing; the message names the flag).
+ * missing; the message names the flag). Changes also throw
+ * `UntrustedRegistryError` for a registry someone else could have written
+ * (see the `trusted` option); reads of it still work.
  *
  * @example Register, list and deregister a loop
  * ```ts
@@ -435,26 +472,41 @@ export class LoopRegistry implements Registry {
   }
 
   /**
-   * Moves a corrupt registry aside to `loops.json.corrupt-<time>` and starts
-   * an empty one. A healthy registry is left as it is (a torn write is rolled
-   * forward). A directory or FIFO in the file's place is renamed aside.
+   * Repairs a corrupt registry without losing what still decodes: every
+   * entry that can be read (before the cut of a truncated file, around an
+   * entry with a wrong field, before trailing garbage) is kept, and a copy of
+   * the whole file goes to `loops.json.corrupt-<time>` first. A healthy
+   * registry is left as it is (a torn write is rolled forward). A directory
+   * or FIFO in the file's place, or anything but a regular file in the
+   * journal's, is renamed aside.
    *
-   * @returns The path the bad bytes were moved to, or `undefined` when the
-   * registry was healthy.
-   * @throws {CorruptRegistryError} If `loops.json` is a symbolic link.
+   * @returns The path the bad bytes were copied or moved to, or `undefined`
+   * when the registry was healthy.
+   * @throws {CorruptRegistryError} If `loops.json` or `.ralph` is a symbolic
+   * link, `.ralph` is not a directory, or the file is over the 128 MiB bound:
+   * the message says what to do.
+   * @throws {UntrustedRegistryError} If the registry fails the trust rule.
    *
-   * @example Repair a corrupt registry
+   * @example Repair a registry cut short in its second entry
    * ```ts
    * import { LoopRegistry } from "@loops/registry";
    * import assert from "node:assert/strict";
    *
    * const workspace = await Deno.makeTempDir();
    * await Deno.mkdir(`${workspace}/.ralph`);
-   * await Deno.writeTextFile(`${workspace}/.ralph/loops.json`, "{oops");
+   * const kept = {
+   *   id: "loop-1-aaaa",
+   *   pid: Deno.pid,
+   *   started: new Date().toISOString(),
+   *   prompt: "kept",
+   *   workspace,
+   * };
+   * const text = `{"loops": [${JSON.stringify(kept)}, {"id": "loop-2-bb`;
+   * await Deno.writeTextFile(`${workspace}/.ralph/loops.json`, text);
    * const registry = new LoopRegistry(workspace);
    * const aside = await registry.repair();
-   * assert.equal(await Deno.readTextFile(aside!), "{oops");
-   * assert.deepEqual(await registry.list(), []);
+   * assert.equal(await Deno.readTextFile(aside!), text);
+   * assert.deepEqual((await registry.list()).map((l) => l.id), [kept.id]);
    * await Deno.remove(workspace, { recursive: true });
    * ```
    */

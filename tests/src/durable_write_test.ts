@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { LoopRegistry } from "../../mod.ts";
 
 import { parseJournal } from "../../src/_journal.ts";
+import { MAX_REGISTRY_BYTES } from "../../src/_lock.ts";
 import {
   fileIds,
   lines,
@@ -24,9 +25,9 @@ import {
   tornStates,
 } from "../_helpers/store.ts";
 
-Deno.test("a registration that would pass 16 MiB is refused", async () => {
+Deno.test("a registration that would pass the 128 MiB bound is refused", async () => {
   await using ws = await tempWorkspace();
-  const pad = "x".repeat(16 * 1024 * 1024 - 400);
+  const pad = "x".repeat(MAX_REGISTRY_BYTES - 400);
   await writeRegistry(ws, JSON.stringify({ loops: [], pad }));
   const before = await snapshot(ws.file);
   await assert.rejects(

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { CorruptRegistryError } from "../../mod.ts";
+import { MAX_REGISTRY_BYTES } from "../../src/_lock.ts";
 
 import {
   fileIds,
   rawEntry,
+  readJson,
   tempWorkspace,
   writeRegistry,
 } from "../_helpers/core.ts";
@@ -46,20 +48,39 @@ Deno.test("a directory in place of loops.json is refused", async () => {
   assert.deepEqual(await registry(ws).list(), []);
 });
 
-Deno.test("a registry over 16 MiB is refused with its bytes untouched", async () => {
+Deno.test("a 17 MiB registry, which ralph reads, is read and changed", async () => {
   await using ws = await tempWorkspace();
-  const pad = "x".repeat(16 * 1024 * 1024);
+  const pad = "x".repeat(17 * 1024 * 1024);
+  await writeRegistry(
+    ws,
+    JSON.stringify({ loops: [rawEntry("a", 7001)], pad }),
+  );
+  assert.deepEqual((await registry(ws).list()).map((e) => e.id), ["a"]);
+  await registry(ws).register(fake("b", 7002));
+  assert.deepEqual(await fileIds(ws), ["a", "b"]);
+  assert.equal((await readJson(ws)).pad, pad);
+});
+
+Deno.test("a registry over the 128 MiB bound is refused, untouched, without advising repair", async () => {
+  await using ws = await tempWorkspace();
+  const pad = "x".repeat(MAX_REGISTRY_BYTES);
   const content = JSON.stringify({ loops: [rawEntry("a", 1)], pad });
   await writeRegistry(ws, content);
   const before = await snapshot(ws.file);
-  assert.ok(before.bytes.length > 16 * 1024 * 1024);
-  await assertAllRefused(ws, ws.file, /16 MiB/);
+  assert.ok(before.bytes.length > MAX_REGISTRY_BYTES);
+  await assertAllRefused(ws, ws.file, /128 MiB/);
+  // repair() cannot salvage what it does not read: it refuses too, and no
+  // message sends the user to it.
+  const refused = (error: unknown) => {
+    assert.ok(error instanceof CorruptRegistryError, String(error));
+    assert.equal(error.kind, "too-large");
+    assert.doesNotMatch(error.message, /loops repair/);
+    assert.match(error.message, /shrink it by hand/);
+    return true;
+  };
+  await assert.rejects(registry(ws).list(), refused);
+  await assert.rejects(registry(ws).repair(), refused);
   assert.deepEqual(await snapshot(ws.file), before);
-  // repair() moves it aside whole.
-  const aside = await registry(ws).repair();
-  assert.ok(aside);
-  assert.equal((await Deno.stat(aside)).size, before.bytes.length);
-  assert.deepEqual(await registry(ws).list(), []);
 });
 
 Deno.test("an editor replacing loops.json by rename is followed", async () => {

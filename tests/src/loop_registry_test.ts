@@ -19,17 +19,37 @@ import {
   writeRegistry,
 } from "../_helpers/core.ts";
 
-Deno.test("register() creates .ralph/ and loops.json with mode 0600", async () => {
+Deno.test("register() creates .ralph/ and loops.json like ralph: 0777/0666 & ~umask", async () => {
   await using ws = await tempWorkspace();
-  const registry = new LoopRegistry(ws.path);
+  // What this process's umask makes of 0666 and 0777.
+  const probe = `${ws.path}/probe`;
+  (await Deno.open(probe, { write: true, createNew: true, mode: 0o666 }))
+    .close();
+  await Deno.mkdir(`${probe}_dir`, { mode: 0o777 });
+  const fileMode = (await Deno.stat(probe)).mode! & 0o777;
+  const dirMode = (await Deno.stat(`${probe}_dir`)).mode! & 0o777;
+  const registry = new LoopRegistry(ws.path, { privateFiles: false });
   assert.equal(registry.path, ws.file);
   assert.equal(registry.workspace, ws.path);
   await assert.rejects(Deno.lstat(ws.dir), Deno.errors.NotFound);
   await registry.register(createLoopEntry("p", { workspace: ws.path }));
-  assert.ok((await Deno.lstat(ws.dir)).isDirectory);
+  const dir = await Deno.lstat(ws.dir);
+  assert.ok(dir.isDirectory);
+  assert.equal(dir.mode! & 0o777, dirMode);
   const info = await Deno.lstat(ws.file);
   assert.ok(info.isFile);
-  assert.equal(info.mode! & 0o777, 0o600);
+  assert.equal(info.mode! & 0o777, fileMode);
+  // The journal gets loops.json's mode.
+  assert.equal((await Deno.lstat(ws.journal)).mode! & 0o777, fileMode);
+});
+
+Deno.test("privateFiles: true creates .ralph/ 0700, loops.json and its journal 0600", async () => {
+  await using ws = await tempWorkspace();
+  const registry = new LoopRegistry(ws.path, { privateFiles: true });
+  await registry.register(createLoopEntry("p", { workspace: ws.path }));
+  assert.equal((await Deno.lstat(ws.dir)).mode! & 0o777, 0o700);
+  assert.equal((await Deno.lstat(ws.file)).mode! & 0o777, 0o600);
+  assert.equal((await Deno.lstat(ws.journal)).mode! & 0o777, 0o600);
 });
 
 Deno.test("list() and get() create nothing when .ralph/ is missing", async () => {

@@ -167,7 +167,8 @@ Deno.test("EPERM (another user's process) reads as alive", async (t) => {
       assert.equal(dead.ok, "dead", dead.stderr);
     });
     await t.step("list() keeps the entry as running", async () => {
-      const registry = new LoopRegistry(ws.path);
+      // The workspace is 0777 for the other uids: trusted explicitly.
+      const registry = new LoopRegistry(ws.path, { trusted: true });
       await registry.register(
         createLoopEntry("other user", {
           id: "eperm",
