@@ -168,7 +168,9 @@ async function signallable(
   const loop = await registry.inspect(id);
   if (loop === undefined) throw new LoopNotFoundError(id, registry.location);
   const refuse = (why: string) =>
-    new CliError(`Refusing to signal loop ${shown} as ${why}`);
+    new CliError(`Refusing to signal loop ${shown} as ${why}`, {
+      exitCode: EXIT.refused,
+    });
   if (!isValidPid(loop.pid) || loop.pid < 2) {
     throw refuse(
       `its pid ${loop.pid} would address the init process or a process group`,
@@ -179,17 +181,30 @@ async function signallable(
   }
   if (loop.reason === "pid-reused") {
     throw refuse(
-      `pid ${loop.pid} now belongs to another process (its start time differs from the registered one); run 'loops clean' to drop the entry`,
+      loop.liveness === "dead"
+        ? `pid ${loop.pid} now belongs to another process (its start time differs from the registered one); run 'loops clean' to drop the entry`
+        : `pid ${loop.pid} now belongs to another process (it started after the loop registered); run 'loops deregister ${
+          escapeText(id)
+        }' to drop the entry`,
     );
   }
-  if (loop.reason === "other-host" || loop.reason === "other-pid-namespace") {
+  if (loop.reason === "other-host") {
+    const host = loop.origin?.hostname ?? `host id ${loop.origin?.hostId}`;
     throw refuse(
-      `it registered on another host or in another pid namespace (pid ${loop.pid} names another process here)`,
+      `it runs on another host, ${
+        escapeText(JSON.stringify(host))
+      } (pid ${loop.pid} names another process here): stop it there`,
+    );
+  }
+  if (loop.reason === "other-pid-namespace") {
+    throw refuse(
+      `it runs in another pid namespace of this host (a container; namespace ${loop.origin?.pidNamespace}), where pid ${loop.pid} names another process than here: stop it from inside`,
     );
   }
   if (loop.reason === "no-permission") {
     throw new CliError(
       `Cannot check loop ${shown} as run access is not granted: run again with --allow-run (or -A to also verify the process identity)`,
+      { exitCode: EXIT.permission },
     );
   }
   // Whatever the reason, a process that cannot be checked is not signalled.
@@ -318,6 +333,7 @@ async function stopLoop(
       `${what} is still alive ${timeoutSeconds} s after ${signal} (${
         left(tree.remaining())
       }): use --force to send SIGKILL`,
+      { exitCode: EXIT.timeout },
     );
   }
   if (!tree.loopGone()) await signallable(registry, id);
@@ -330,5 +346,6 @@ async function stopLoop(
   }
   throw new CliError(
     `${what} is still alive after SIGKILL (${left(tree.remaining())})`,
+    { exitCode: EXIT.timeout },
   );
 }

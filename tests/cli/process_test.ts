@@ -5,6 +5,7 @@
 // main_test.ts.
 import assert from "node:assert/strict";
 import cfg from "../../deno.json" with { type: "json" };
+import { EXIT } from "../../cli/_errors.ts";
 import {
   assertClean,
   assertFailure,
@@ -218,6 +219,7 @@ Deno.test("loops stop", async (t) => {
     assertFailure(
       await loops(["stop", "stubborn", "--timeout", "0.3"], { ws: ws.path }),
       /still alive .*--force/,
+      EXIT.timeout,
     );
     assert.ok(!loop.exited(), "the process ignores SIGTERM");
     assert.deepEqual((await readEntries(ws)).map((e) => e.id), ["stubborn"]);
@@ -246,6 +248,7 @@ Deno.test("loops stop", async (t) => {
           ws: ws.path,
         }),
         /^loops: Refusing to signal loop .* init process or a process group/,
+        EXIT.refused,
       );
     }
     assert.deepEqual(await Deno.readFile(ws.file), before);
@@ -270,6 +273,7 @@ Deno.test("loops stop", async (t) => {
           ws: ws.path,
         }),
         /Refusing to signal loop "reused" as pid \d+ now belongs to another process/,
+        EXIT.refused,
       );
       assert.ok(
         exists(loop.pid) && !loop.exited(),
@@ -293,7 +297,7 @@ Deno.test("loops stop", async (t) => {
       stdin: "null",
     }).output();
     const stderr = new TextDecoder().decode(output.stderr);
-    assert.equal(output.code, 1, stderr);
+    assert.equal(output.code, EXIT.refused, stderr);
     assert.match(
       stderr,
       /^loops: Refusing to signal loop "self" as its pid \d+ is this process\n$/,
@@ -317,6 +321,7 @@ Deno.test("loops stop", async (t) => {
           flags: ["--allow-read", "--allow-write"],
         }),
         /--allow-run/,
+        EXIT.permission,
       );
       assert.ok(!loop.exited());
       await Deno.remove(ws.file);
@@ -337,7 +342,8 @@ Deno.test("loops stop", async (t) => {
         await loops(["stop", "remote", "--force", "--timeout", "0"], {
           ws: ws.path,
         }),
-        /^loops: Refusing to signal loop "remote" as it registered on another host or in another pid namespace/,
+        /^loops: Refusing to signal loop "remote" as it runs on another host, .*: stop it there/,
+        EXIT.refused,
       );
       assert.ok(!loop.exited(), "the process was signalled");
       assert.deepEqual((await readEntries(ws)).map((e) => e.id), ["remote"]);
@@ -354,6 +360,7 @@ Deno.test("loops stop", async (t) => {
     assertFailure(
       await loops(["stop", "ended"], { ws: ws.path }),
       /Cannot find loop "ended"/,
+      EXIT.notFound,
     );
   });
 });

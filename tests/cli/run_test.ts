@@ -3,6 +3,7 @@
 // codes 126/127 as shells give them, and one Ctrl+C on a real pseudo-terminal
 // reaching the child once.
 import assert from "node:assert/strict";
+import { EXIT } from "../../cli/_errors.ts";
 import { rootSkipReason, skipReason } from "../_helpers/core.ts";
 import {
   CLI,
@@ -31,7 +32,7 @@ Deno.test("loops run never starts the command when it cannot register", async (t
       ws: ws.path,
       flags: ["--allow-read", "--allow-run"],
     });
-    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.code, EXIT.permission, result.stderr);
     assert.match(result.stderr, /--allow-write/);
     assert.equal(await exists(marker), false);
   });
@@ -66,8 +67,9 @@ Deno.test("loops run never starts the command when it cannot register", async (t
     ignore: skip !== undefined,
     async fn() {
       await using other = await tempWorkspace();
+      // Root's workspace, readable by all, writable by root alone.
       await Deno.mkdir(`${other.path}/.ralph`, { mode: 0o755 });
-      await Deno.chmod(other.path, 0o777);
+      await Deno.chmod(other.path, 0o755);
       const denoDir = await Deno.makeTempDir({ prefix: "loops_denodir_" });
       await Deno.chmod(denoDir, 0o777);
       try {
@@ -92,8 +94,8 @@ Deno.test("loops run never starts the command when it cannot register", async (t
           stdin: "null",
         }).output();
         const stderr = new TextDecoder().decode(output.stderr);
-        assert.equal(output.code, 1, stderr);
-        assert.match(stderr, /denied|permission/i);
+        assert.equal(output.code, EXIT.permission, stderr);
+        assert.match(stderr, /denied/i);
         assert.equal(await exists(`${other.path}/ran`), false);
       } finally {
         await Deno.remove(denoDir, { recursive: true });

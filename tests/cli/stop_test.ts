@@ -2,6 +2,7 @@
 // process: real shells with children, as a loop that is a script or an agent
 // with tool subprocesses would be.
 import assert from "node:assert/strict";
+import { EXIT } from "../../cli/_errors.ts";
 import { loops, readEntries, sleeper, tempWorkspace } from "../_helpers/cli.ts";
 
 async function childrenOf(pid: number): Promise<number[]> {
@@ -63,7 +64,7 @@ Deno.test("loops stop --force kills a tree that ignores SIGTERM, and says what r
   const soft = await loops(["stop", "hard", "--timeout", "0.5"], {
     ws: ws.path,
   });
-  assert.equal(soft.code, 1, soft.stderr);
+  assert.equal(soft.code, EXIT.timeout, soft.stderr);
   for (const pid of pids) {
     assert.match(soft.stderr, new RegExp(`\\b${pid}\\b`), "names each pid");
     assert.equal(await running(pid), true);
