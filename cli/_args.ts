@@ -11,7 +11,8 @@
 // `--name=value`, `-x value`, `-xVALUE`, grouped boolean shorts `-ab`, `--`
 // ends the options, the last of repeated options wins. Unknown options, a
 // missing value, a value on a boolean option and a separate value starting
-// with `-` (other than `-` alone) are errors. One addition, for options that
+// with `-` (other than `-` alone) are errors. An option with `multiple` keeps
+// every value, in order, as node's does. One addition, for options that
 // come before a subcommand: `stopAtPositional` ends the options at the first
 // positional, which is returned with everything after it untouched; there a
 // `--` is a positional too (kept, so that the caller can refuse it as a
@@ -24,6 +25,13 @@ export interface ArgOption {
   type: "string" | "boolean";
   /** A one-character alias, used as `-x`. */
   short?: string;
+  /**
+   * May be repeated: its value is the array of every value given, in order
+   * (string options).
+   *
+   * @default {false}
+   */
+  multiple?: boolean;
 }
 
 /** The options by long name. */
@@ -31,7 +39,9 @@ export type ArgOptions = Readonly<Record<string, Readonly<ArgOption>>>;
 
 /** The parsed values: only the options that were given. */
 export type ArgValues<T extends ArgOptions> = {
-  -readonly [K in keyof T]?: T[K]["type"] extends "string" ? string : boolean;
+  -readonly [K in keyof T]?: T[K]["type"] extends "string"
+    ? T[K]["multiple"] extends true ? string[] : string
+    : boolean;
 };
 
 /** What {@linkcode parseArgs} returns. */
@@ -88,7 +98,14 @@ export function parseArgs<T extends ArgOptions>(
       shorts.set(option.short, name);
     }
   }
-  const values: Record<string, string | boolean> = Object.create(null);
+  const values: Record<string, string | boolean | string[]> = Object.create(
+    null,
+  );
+  /** Sets string option `name`, appending when it is `multiple`. */
+  const set = (name: string, value: string) => {
+    if (!options[name]!.multiple) values[name] = value;
+    else ((values[name] ??= []) as string[]).push(value);
+  };
   const positionals: string[] = [];
   let i = 0;
   /** The separate value of string option `name`, given as `token`. */
@@ -141,7 +158,7 @@ export function parseArgs<T extends ArgOptions>(
         }
         values[name] = true;
       } else {
-        values[name] = inline ?? takeValue(name, `--${name}`);
+        set(name, inline ?? takeValue(name, `--${name}`));
       }
     } else {
       // `-x`, `-xVALUE` for a string option, or a group of shorts `-ab`.
@@ -154,9 +171,12 @@ export function parseArgs<T extends ArgOptions>(
         if (options[name]!.type === "boolean") {
           values[name] = true;
         } else {
-          values[name] = j < arg.length - 1
-            ? arg.slice(j + 1)
-            : takeValue(name, `-${short}`);
+          set(
+            name,
+            j < arg.length - 1
+              ? arg.slice(j + 1)
+              : takeValue(name, `-${short}`),
+          );
           break;
         }
       }

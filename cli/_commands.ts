@@ -1,5 +1,6 @@
 // The table of commands, in the order the help lists them.
 import { cleanCommand } from "./clean.ts";
+import { completionsCommand } from "./completions.ts";
 import { deregisterCommand } from "./deregister.ts";
 import { getCommand } from "./get.ts";
 import { helpCommand } from "./help.ts";
@@ -7,6 +8,7 @@ import { listCommand } from "./list.ts";
 import { registerCommand } from "./register.ts";
 import { repairCommand } from "./repair.ts";
 import { runCommand } from "./run.ts";
+import { runningCommand } from "./running.ts";
 import type { CommandSpec } from "./_spec.ts";
 import { stopCommand } from "./stop.ts";
 import { waitCommand } from "./wait.ts";
@@ -16,6 +18,7 @@ import { watchCommand } from "./watch.ts";
 export const COMMANDS: readonly CommandSpec[] = [
   listCommand,
   getCommand,
+  runningCommand,
   registerCommand,
   deregisterCommand,
   cleanCommand,
@@ -24,5 +27,6 @@ export const COMMANDS: readonly CommandSpec[] = [
   waitCommand,
   watchCommand,
   repairCommand,
+  completionsCommand,
   helpCommand,
 ];

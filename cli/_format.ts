@@ -1,8 +1,13 @@
 // Pure formatters for the CLI. Nothing here prints or reads globals: colour
 // and width are passed in.
-import type { LoopInfo, LoopStatus } from "../mod.ts";
+import type { LoopInfo } from "../mod.ts";
 
-/** An entry as `--json` prints it: the file's fields plus `status`. */
+/**
+ * An entry as `--json` prints it: the file's fields (their names as ralph
+ * writes them) plus `status`, in this order. The optional ones are left out
+ * when the entry has none. README's "JSON output" documents it; it only
+ * ever gains optional fields.
+ */
 export interface LoopJson {
   id: string;
   pid: number;
@@ -10,11 +15,15 @@ export interface LoopJson {
   prompt: string;
   "worktree_path"?: string;
   workspace: string;
-  status: LoopStatus;
+  "host_id"?: string;
+  hostname?: string;
+  "pid_ns"?: number;
+  /** running, orphan, remote or unknown; dead or orphan in `clean --dry-run`. */
+  status: string;
 }
 
-/** The `--json` shape of a listed loop. */
-export function toJson(loop: LoopInfo): LoopJson {
+/** The `--json` shape of a listed loop (or of a row of the table). */
+export function toJson(loop: TableLoop): LoopJson {
   const json: LoopJson = {
     id: loop.id,
     pid: loop.pid,
@@ -25,6 +34,12 @@ export function toJson(loop: LoopInfo): LoopJson {
     json["worktree_path"] = loop.worktreePath;
   }
   json.workspace = loop.workspace;
+  const origin = loop.origin;
+  if (origin !== undefined) {
+    json["host_id"] = origin.hostId;
+    if (origin.hostname !== undefined) json.hostname = origin.hostname;
+    if (origin.pidNamespace !== undefined) json["pid_ns"] = origin.pidNamespace;
+  }
   json.status = loop.status;
   return json;
 }
@@ -114,11 +129,14 @@ export function cut(text: string, width: number): string {
   return width <= 1 ? kept : `${kept}…`;
 }
 
-// A status without a colour here is shown plain.
-const COLORS: Partial<Record<LoopStatus, string>> = {
+// The colour of each status (README's table of statuses): green, yellow,
+// cyan, dim, red. A status without one is shown plain.
+const COLORS: Readonly<Record<string, string>> = {
   running: "\x1b[32m",
   orphan: "\x1b[33m",
+  remote: "\x1b[36m",
   unknown: "\x1b[2m",
+  dead: "\x1b[31m",
 };
 
 /** How to render a table. */
@@ -133,8 +151,17 @@ export interface TableOptions {
   maxWorktree?: number;
 }
 
-/** Renders loops as the `ID  STATUS  PID  AGE  WORKTREE  PROMPT` table. */
-export function formatTable(loops: LoopInfo[], options: TableOptions): string {
+/** A row of the table: an entry with a status (a listed one, or `dead`). */
+export type TableLoop = Omit<LoopInfo, "status"> & { status: string };
+
+/**
+ * Renders loops as the `ID  STATUS  PID  AGE  WORKTREE  PROMPT` table. With
+ * `color`, only the status is coloured.
+ */
+export function formatTable(
+  loops: readonly TableLoop[],
+  options: TableOptions,
+): string {
   const rows = loops.map((loop) => [
     escapeText(loop.id),
     loop.status,
@@ -163,15 +190,16 @@ export function formatTable(loops: LoopInfo[], options: TableOptions): string {
     let line = `${cells.join("  ")}  ${prompt}`;
     // On a terminal no line is wider than it, even with a long id.
     if (options.columns !== undefined) line = cut(line, options.columns);
-    if (!options.color) return line;
-    if (index === 0) return `\x1b[1m${line}\x1b[0m`;
+    if (!options.color || index === 0) return line;
     // Colour the status where the line still shows it whole.
     const start = cells[0]!.length + 2;
     const status = row[1]!;
     if (line.slice(start, start + status.length) !== status) return line;
-    return `${line.slice(0, start)}${
-      COLORS[status as LoopStatus] ?? ""
-    }${status}\x1b[0m${line.slice(start + status.length)}`;
+    const color = Object.hasOwn(COLORS, status) ? COLORS[status] : undefined;
+    if (color === undefined) return line;
+    return `${line.slice(0, start)}${color}${status}\x1b[0m${
+      line.slice(start + status.length)
+    }`;
   });
   return lines.join("\n");
 }

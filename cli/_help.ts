@@ -26,10 +26,7 @@ const SUMMARY_COLUMN = 38;
 
 /** The help of the whole program: usage, commands, options, exit codes. */
 export function formatProgramHelp(program: ProgramHelp): string {
-  const globals = Object.entries(program.globals)
-    .filter(([, option]) => option.type === "string")
-    .map(([name, option]) => `[${optionToken(name, option)}] `)
-    .join("");
+  const globals = globalTokens(program.globals);
   const commands = program.commands.map((spec) => {
     const synopsis = `  ${commandSynopsis(spec)}`;
     return synopsis.length <= SUMMARY_COLUMN - 2
@@ -50,8 +47,35 @@ export function formatProgramHelp(program: ProgramHelp): string {
   ].join("\n\n");
 }
 
-/** The help of one command: usage, description, arguments, options. */
-export function formatCommandHelp(program: string, spec: CommandSpec): string {
+/**
+ * The short usage `loops` alone prints (on stderr, as a usage error): the
+ * usage line, the command names and where to read more.
+ */
+export function formatShortUsage(program: ProgramHelp): string {
+  return [
+    `Usage: ${program.name} ${
+      globalTokens(program.globals)
+    }<command> [options]`,
+    `Commands: ${program.commands.map((spec) => spec.name).join(", ")}`,
+  ].join("\n");
+}
+
+function globalTokens(globals: OptionSpecs): string {
+  return Object.entries(globals)
+    .filter(([, option]) => option.type === "string")
+    .map(([name, option]) => `[${optionToken(name, option)}] `)
+    .join("");
+}
+
+/**
+ * The help of one command: usage, description, arguments, options, and the
+ * global options it also takes (`anywhere`), unless its arguments are raw.
+ */
+export function formatCommandHelp(
+  program: string,
+  spec: CommandSpec,
+  anywhere: OptionSpecs = {},
+): string {
   const parts = [
     section("USAGE", forms(spec).map((form) => `${program} ${form}`)),
   ];
@@ -66,6 +90,18 @@ export function formatCommandHelp(program: string, spec: CommandSpec): string {
   }
   if (Object.keys(spec.options).length > 0) {
     parts.push(section("OPTIONS", optionRows(spec.options)));
+  }
+  const globals = Object.entries(anywhere).map(([name, option]) =>
+    option.short === undefined
+      ? optionToken(name, option)
+      : `-${option.short} ${option.value}`
+  );
+  if (!spec.rawArguments && globals.length > 0) {
+    parts.push(
+      section("GLOBAL OPTIONS", [
+        `${globals.join(", ")}: see '${program} --help'`,
+      ]),
+    );
   }
   return parts.join("\n\n");
 }
@@ -127,7 +163,7 @@ function formTokens(
     .map(([name, option]) =>
       explicit || option.required
         ? optionToken(name, option)
-        : `[${optionToken(name, option)}]`
+        : `[${optionToken(name, option)}]${option.multiple ? "..." : ""}`
     );
   const after = args.filter((arg) => arg.afterDashes).map(argumentToken);
   return [

@@ -12,6 +12,13 @@ export interface OptionSpec extends ArgOption {
   /** What it does, one line. */
   help: string;
   /**
+   * The values it accepts (checked before `run`, shown by the help and
+   * offered by the shell completions).
+   *
+   * @default {any value}
+   */
+  choices?: readonly string[];
+  /**
    * Must be given (the help says so, and it is checked before `run`).
    *
    * @default {false}
@@ -28,6 +35,14 @@ export interface ArgumentSpec {
   name: string;
   /** What it is, one line. */
   help: string;
+  /**
+   * The values it accepts (checked by the command; offered by the shell
+   * completions). A loop id argument is named `ID`: the completions offer
+   * the registered ids.
+   *
+   * @default {any value}
+   */
+  choices?: readonly string[];
   /** @default {false} */
   optional?: boolean;
   /** Takes the rest of the arguments (`ARGS...`). @default {false} */
@@ -44,6 +59,11 @@ export interface CommandContext {
   readonly workspace: string;
   /** The workspace's registry (opened on first use). */
   readonly registry: Registry;
+  /**
+   * How long a registry call waits for the lock (`--lock-timeout`), in
+   * milliseconds; `undefined`: the engine's default.
+   */
+  readonly lockTimeoutMs?: number;
   /**
    * The help text of a command, or of `loops` for `undefined`.
    *

@@ -1,13 +1,15 @@
-// `loops deregister`: remove a loop by id, or every loop of a process.
+// `loops deregister`: remove a loop by id (or unique prefix), or every loop
+// of a process.
 import { CliError, EXIT } from "./_errors.ts";
 import { escapeText } from "./_format.ts";
+import { resolveId } from "./_select.ts";
 import { defineCommand } from "./_spec.ts";
 import { ID_ARGUMENT, parsePid, positionalsExactly } from "./_values.ts";
 
 /** `loops deregister (ID | --pid PID)` */
 export const deregisterCommand = defineCommand({
   name: "deregister",
-  summary: "Remove a loop; exit 1 when not found",
+  summary: "Remove a loop; exit 3 when not found",
   arguments: [ID_ARGUMENT],
   options: {
     pid: {
@@ -18,7 +20,8 @@ export const deregisterCommand = defineCommand({
   },
   forms: [["ID"], ["pid"]],
   description:
-    "Removes a loop by id, or every loop of a process. Exits 1 when not found.",
+    `Removes a loop by id (or the start of one), or every loop of a process.
+Signals nothing. Exits 3 when not found.`,
   async run({ io, registry }, { values, positionals }) {
     if (values.pid !== undefined) {
       positionalsExactly(positionals, 0, "");
@@ -33,8 +36,9 @@ export const deregisterCommand = defineCommand({
       return EXIT.ok;
     }
     positionalsExactly(positionals, 1, "loop ID or --pid PID");
-    await registry.deregister(positionals[0]!);
-    io.out(`Deregistered ${escapeText(positionals[0]!)}`);
+    const id = await resolveId(registry, positionals[0]!);
+    await registry.deregister(id);
+    io.out(`Deregistered ${escapeText(id)}`);
     return EXIT.ok;
   },
 });

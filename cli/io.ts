@@ -1,11 +1,13 @@
 // What the CLI needs from the outside world, behind one interface: the real
 // one by default, a fake one in tests (no global is replaced). The only
 // `console.*` calls of the CLI are the two sinks below.
+import { isAbsolute } from "../src/_path.ts";
 
 /**
  * The outside world of {@linkcode main}: where output goes, the
  * environment, the current directory and the terminal. Every member is
- * optional in `main`'s argument; a missing one is the real one.
+ * optional in `main`'s argument; a missing one is the real one, except that
+ * when `out` is given (output captured) stdout counts as no terminal.
  *
  * @example Capture the output of a command
  * ```ts
@@ -31,20 +33,27 @@ export interface CliIo {
   env(name: string): string | undefined;
   /**
    * The current directory, for relative paths and finding the workspace.
-   * Called only when needed (it needs `--allow-read`).
+   * Called only when needed (it needs `--allow-read`). Under `deno task`,
+   * `main` starts from the caller's directory (`INIT_CWD`) instead.
    */
   cwd(): string;
-  /** Whether to colour the output with ANSI escapes. */
+  /**
+   * Whether to colour the output with ANSI escapes when `--color=auto`
+   * (the default): stdout is a terminal and `NO_COLOR` is unset.
+   */
   color: boolean;
+  /** Whether stdout is a terminal (`watch` then redraws in place). */
+  terminal: boolean;
   /** The terminal's width; `undefined` when stdout is not a terminal. */
   columns: number | undefined;
 }
 
 /** The real outside world, for `io`'s missing members. */
 export function withRealIo(io: Partial<CliIo>): CliIo {
-  const terminal = io.color === undefined || !("columns" in io)
-    ? Deno.stdout.isTerminal()
-    : false;
+  const captured = io.out !== undefined;
+  let tty: boolean | undefined;
+  const isTerminal = () => tty ??= !captured && Deno.stdout.isTerminal();
+  const terminal = io.terminal ?? isTerminal();
   return {
     // deno-lint-ignore no-console
     out: io.out ?? ((text) => console.log(text)),
@@ -52,13 +61,27 @@ export function withRealIo(io: Partial<CliIo>): CliIo {
     err: io.err ?? ((text) => console.error(text)),
     env: io.env ?? realEnv,
     cwd: io.cwd ?? (() => Deno.cwd()),
-    color: io.color ?? (terminal && !Deno.noColor),
+    color: io.color ?? (isTerminal() && !Deno.noColor),
+    terminal,
     columns: "columns" in io
       ? io.columns
-      : terminal
+      : terminal && !captured
       ? realColumns()
       : undefined,
   };
+}
+
+/**
+ * `io` whose `cwd()` is the directory the user ran the command from: under
+ * `deno task` (which runs every task in the folder of its `deno.json` and
+ * says so in `npm_config_user_agent`), the caller's directory `INIT_CWD`;
+ * else the current directory.
+ */
+export function fromCallerDirectory(io: CliIo): CliIo {
+  const agent = io.env("npm_config_user_agent") ?? "";
+  const caller = agent.startsWith("deno/") ? io.env("INIT_CWD") : undefined;
+  if (caller === undefined || !isAbsolute(caller)) return io;
+  return { ...io, cwd: () => caller };
 }
 
 function realColumns(): number | undefined {

@@ -1,7 +1,9 @@
-// `loops list`: the table of loops, or a JSON array.
+// `loops list`: the table of loops, their ids, or a JSON array; filtered
+// and ordered by the selection options.
 import type { LoopInfo } from "../mod.ts";
-import { EXIT } from "./_errors.ts";
+import { EXIT, UsageError } from "./_errors.ts";
 import { escapeText, formatTable, stringifyJson, toJson } from "./_format.ts";
+import { filters, select, SELECT_OPTIONS } from "./_select.ts";
 import { defineCommand } from "./_spec.ts";
 import { positionalsExactly } from "./_values.ts";
 import type { CliIo } from "./io.ts";
@@ -10,52 +12,70 @@ import type { CliIo } from "./io.ts";
 export interface PrintOptions {
   /** A JSON array instead of the table. */
   json: boolean;
+  /** The ids alone, one a line. */
+  quiet?: boolean;
   /** The workspace, named when there is no loop. */
   workspace: string;
+  /** Whether a filter was given: "no loop matches" then, not "none". */
+  filtered?: boolean;
 }
 
-/** Prints `loops` as the table (or a line saying there is none) or JSON. */
-export function printLoops(
-  io: CliIo,
+/** The loops as the table (or a line saying there is none), ids or JSON. */
+export function renderLoops(
+  io: Pick<CliIo, "color" | "columns">,
   loops: LoopInfo[],
   options: PrintOptions,
-): void {
-  if (options.json) {
-    io.out(stringifyJson(loops.map(toJson)));
-  } else if (loops.length === 0) {
-    io.out(`No loops registered in ${escapeText(options.workspace)}`);
-  } else {
-    io.out(
-      formatTable(loops, {
-        color: io.color,
-        columns: io.columns,
-        now: new Date(),
-      }),
-    );
+): string | undefined {
+  if (options.json) return stringifyJson(loops.map(toJson));
+  if (options.quiet) {
+    return loops.length === 0
+      ? undefined
+      : loops.map((loop) => escapeText(loop.id)).join("\n");
   }
+  if (loops.length === 0) {
+    return `No loops ${options.filtered ? "match" : "registered"} in ${
+      escapeText(options.workspace)
+    }`;
+  }
+  return formatTable(loops, {
+    color: io.color,
+    columns: io.columns,
+    now: new Date(),
+  });
 }
 
-/** `loops list [--json]` */
+/** `loops list [--json | -q] [selection]` */
 export const listCommand = defineCommand({
   name: "list",
-  summary: "Table of loops; --json prints a JSON array",
+  summary: "Table of loops; --json prints a JSON array, -q the ids",
   arguments: [],
   options: {
     json: {
       type: "boolean",
       help: "Print a JSON array of entries (the file's fields plus status)",
     },
+    quiet: { type: "boolean", short: "q", help: "Print the ids alone" },
+    ...SELECT_OPTIONS,
   },
   description:
     `Lists the loops: ID  STATUS  PID  AGE  WORKTREE  PROMPT. STATUS is running,
-orphan (alive, worktree gone) or unknown (liveness cannot be checked). Dead
-entries are left out (and removed when the file is writable).`,
+orphan (alive, worktree gone), remote (another host or pid namespace: not
+probed here) or unknown (liveness cannot be checked). Dead entries are left out
+(and removed when the file is writable). Exits 0 even when no loop matches.`,
   async run(context, { values, positionals }) {
     positionalsExactly(positionals, 0, "");
-    printLoops(context.io, await context.registry.list(), {
-      json: values.json ?? false,
+    if (values.json && values.quiet) {
+      throw new UsageError("Cannot use --json with --quiet: choose one");
+    }
+    const { json = false, quiet = false, ...selection } = values;
+    const loops = select(await context.registry.list(), selection, context.io);
+    const text = renderLoops(context.io, loops, {
+      json,
+      quiet,
       workspace: context.workspace,
+      filtered: filters(selection),
     });
+    if (text !== undefined) context.io.out(text);
     return EXIT.ok;
   },
 });

@@ -2,30 +2,37 @@
 // its `run`, to an exit code. Errors become exit codes through
 // cli/_errors.ts; every message goes to stderr as `loops: <message>`.
 import cfg from "../deno.json" with { type: "json" };
-import { findWorkspace, type Registry } from "../mod.ts";
 import { parseArgs, type ParsedArgs } from "./_args.ts";
 import { COMMANDS } from "./_commands.ts";
-import { openRegistry } from "./_engine.ts";
+import { Context } from "./_context.ts";
 import { cliMessage, EXIT, exitCodeOf, UsageError } from "./_errors.ts";
 import { escapeText } from "./_format.ts";
-import { formatCommandHelp, formatProgramHelp } from "./_help.ts";
-import type { CommandContext, CommandSpec, OptionSpecs } from "./_spec.ts";
-import { absolute } from "./_values.ts";
-import { type CliIo, withRealIo } from "./io.ts";
+import {
+  ANYWHERE_OPTIONS,
+  checkChoices,
+  GLOBAL_OPTIONS,
+  type GlobalValues,
+  parseSeconds,
+  useColor,
+} from "./_globals.ts";
+import {
+  formatCommandHelp,
+  formatProgramHelp,
+  formatShortUsage,
+  type ProgramHelp,
+} from "./_help.ts";
+import type { CommandSpec, OptionSpecs } from "./_spec.ts";
+import { type CliIo, fromCallerDirectory, withRealIo } from "./io.ts";
 
 const PROGRAM = "loops";
 
-/** The options before the command, parsed like a command's. */
-const GLOBAL_OPTIONS = {
-  workspace: {
-    type: "string",
-    short: "w",
-    value: "DIR",
-    help: "Workspace root (default: nearest ancestor holding .ralph/, else .)",
-  },
-  help: { type: "boolean", short: "h", help: "Show help" },
-  version: { type: "boolean", short: "V", help: "Show version" },
-} as const satisfies OptionSpecs;
+const PROGRAM_HELP: ProgramHelp = {
+  name: PROGRAM,
+  title:
+    `${cfg.version}: the registry of agent loops in a workspace (.ralph/loops.json)`,
+  globals: GLOBAL_OPTIONS,
+  commands: COMMANDS,
+};
 
 /** The command named `name`. */
 function lookup(name: string): CommandSpec {
@@ -38,47 +45,8 @@ function lookup(name: string): CommandSpec {
 
 function help(command?: string): string {
   return command === undefined
-    ? formatProgramHelp({
-      name: PROGRAM,
-      title:
-        `${cfg.version}: the registry of agent loops in a workspace (.ralph/loops.json)`,
-      globals: GLOBAL_OPTIONS,
-      commands: COMMANDS,
-    })
-    : formatCommandHelp(PROGRAM, lookup(command));
-}
-
-/** A command's context: the workspace and registry, found on first use. */
-class Context implements CommandContext {
-  readonly io: CliIo;
-  #option: string | undefined;
-  #workspace: string | undefined;
-  #registry: Registry | undefined;
-
-  constructor(io: CliIo, workspace: string | undefined) {
-    this.io = io;
-    this.#option = workspace;
-  }
-
-  get workspace(): string {
-    this.#workspace ??= this.#option === undefined
-      ? findWorkspace(this.io.cwd())
-      : absolute(this.#option, this.io);
-    return this.#workspace;
-  }
-
-  get registry(): Registry {
-    this.#registry ??= openRegistry(this.workspace);
-    return this.#registry;
-  }
-
-  help(command?: string): string {
-    return help(command);
-  }
-
-  async close(): Promise<void> {
-    await this.#registry?.close();
-  }
+    ? formatProgramHelp(PROGRAM_HELP)
+    : formatCommandHelp(PROGRAM, lookup(command), ANYWHERE_OPTIONS);
 }
 
 /** Whether `args` ask for help before any `--`: help wins over the rest. */
@@ -88,13 +56,22 @@ function asksHelp(args: readonly string[]): boolean {
   return own.includes("--help") || own.includes("-h");
 }
 
+/** Checks the global options; `--color` applied to `io`. */
+function applyGlobals(values: GlobalValues, io: CliIo): CliIo {
+  if (values.workspace === "") {
+    throw new UsageError("Option --workspace needs a directory");
+  }
+  checkChoices(GLOBAL_OPTIONS, values);
+  if (values["lock-timeout"] !== undefined) {
+    parseSeconds(values["lock-timeout"], "--lock-timeout");
+  }
+  return { ...io, color: useColor(values.color, io.color) };
+}
+
 async function dispatch(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs(args, GLOBAL_OPTIONS, {
     stopAtPositional: true,
   });
-  if (values.workspace === "") {
-    throw new UsageError("Option --workspace needs a directory");
-  }
   if (positionals[0] === "--") {
     throw new UsageError('Unknown option "--" before the command');
   }
@@ -104,35 +81,64 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
   }
   const [name, ...rest] = positionals;
   if (name === undefined) {
-    if (!values.help) throw new UsageError("Missing command");
-    io.out(help());
-    return EXIT.ok;
+    applyGlobals(values, io);
+    if (values.help) {
+      io.out(help());
+      return EXIT.ok;
+    }
+    io.err(
+      `${PROGRAM}: Missing command\n${
+        formatShortUsage(PROGRAM_HELP)
+      }\nRun '${PROGRAM} --help' for usage.`,
+    );
+    return EXIT.usage;
   }
   const spec = lookup(name);
   if (spec.rawArguments) {
     // `loops -h help list` is `loops help list`.
-    return await run(spec, { values: {}, positionals: rest }, values, io);
+    const parsed = { values: {}, positionals: rest };
+    return await run(spec, parsed, values, applyGlobals(values, io));
   }
   if (values.help || asksHelp(rest)) {
     io.out(help(spec.name));
     return EXIT.ok;
   }
-  const parsed = parseArgs(rest, spec.options);
+  // The global options may come after the command too (before any `--`);
+  // there they win over the same ones before it.
+  const options: OptionSpecs = { ...ANYWHERE_OPTIONS, ...spec.options };
+  const parsed = parseArgs(rest, options);
+  const globals: GlobalValues = { ...values };
+  for (const option of Object.keys(ANYWHERE_OPTIONS)) {
+    const value = parsed.values[option];
+    if (value !== undefined && !Object.hasOwn(spec.options, option)) {
+      (globals as Record<string, unknown>)[option] = value;
+      delete parsed.values[option];
+    }
+  }
+  const real = applyGlobals(globals, io);
+  checkChoices(spec.options, parsed.values);
   for (const [option, { required }] of Object.entries(spec.options)) {
     if (required && parsed.values[option] === undefined) {
       throw new UsageError(`Missing required option --${option}`);
     }
   }
-  return await run(spec, parsed, values, io);
+  return await run(spec, parsed, globals, real);
 }
 
 async function run(
   spec: CommandSpec,
   parsed: ParsedArgs<OptionSpecs>,
-  globals: { workspace?: string },
+  globals: GlobalValues,
   io: CliIo,
 ): Promise<number> {
-  const context = new Context(io, globals.workspace);
+  const timeout = globals["lock-timeout"];
+  const context = new Context(io, {
+    workspace: globals.workspace,
+    lockTimeoutMs: timeout === undefined
+      ? undefined
+      : parseSeconds(timeout, "--lock-timeout") * 1000,
+    help,
+  });
   try {
     return await spec.run(context, parsed);
   } finally {
@@ -167,6 +173,10 @@ function report(error: unknown, io: CliIo): number {
 /**
  * Runs the `loops` command line.
  *
+ * Under `deno task` (which runs tasks in the folder of `deno.json`), the
+ * workspace is looked for, and relative paths are taken, from the caller's
+ * directory (`INIT_CWD`).
+ *
  * @param args The arguments, without the program name.
  * @param io Where output goes, the environment, the current directory and
  * the terminal; each missing member is the real one.
@@ -195,6 +205,19 @@ function report(error: unknown, io: CliIo): number {
  * assert.equal(code, 2);
  * assert.match(err[0]!, /^loops: Unknown command "bogus"\nRun 'loops --help'/);
  * ```
+ *
+ * @example Tell "no such loop" (3) from a failure
+ * ```ts
+ * import { main } from "@loops/registry/cli";
+ * import assert from "node:assert/strict";
+ *
+ * const workspace = await Deno.makeTempDir();
+ * const code = await main(["-w", workspace, "running", "loop-1-abcd"], {
+ *   err: () => {},
+ * });
+ * assert.equal(code, 3);
+ * await Deno.remove(workspace, { recursive: true });
+ * ```
  */
 export async function main(
   args: string[],
@@ -202,7 +225,7 @@ export async function main(
 ): Promise<number> {
   const real = withRealIo(io);
   try {
-    return await dispatch(args, real);
+    return await dispatch(args, fromCallerDirectory(real));
   } catch (error) {
     return report(error, real);
   }

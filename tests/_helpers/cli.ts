@@ -43,6 +43,8 @@ export interface MainOptions {
   color?: boolean;
   /** The terminal width; `undefined`: not a terminal. */
   columns?: number;
+  /** Whether stdout is a terminal. @default false */
+  terminal?: boolean;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function runMain(
       return options.cwd;
     },
     color: options.color ?? false,
+    terminal: options.terminal ?? false,
     columns: options.columns,
   };
   const code = await main([
@@ -347,4 +350,19 @@ export class Lines {
     }
     return text;
   }
+}
+
+/**
+ * Holds an exclusive flock on `file` (which must exist) in another process,
+ * as ralph or a writer of this module would: util-linux `flock(1)` locks
+ * the shell's descriptor, which `sleep` then inherits. Released on dispose
+ * (the process is killed).
+ */
+export function holdLock(file: string): Promise<Sleeper> {
+  return sleeper(
+    `exec 9<>'${
+      file.replaceAll("'", "'\\''")
+    }' && flock -x 9 && echo locked && exec sleep 60`,
+    true,
+  );
 }

@@ -217,3 +217,28 @@ Deno.test("ParseArgsError is a usage error (exit 2)", () => {
   assert.ok(error instanceof UsageError);
   assert.equal(error.exitCode, 2);
 });
+
+Deno.test("parseArgs() keeps every value of a multiple option, as node:util does", () => {
+  const options = {
+    status: { type: "string", short: "s", multiple: true },
+    json: { type: "boolean" },
+  } as const satisfies ArgOptions;
+  for (
+    const args of [
+      ["--status", "a"],
+      ["--status", "a", "--status=b", "-sc", "-s", "d"],
+      ["--json", "x", "--status", ""],
+      ["--status", "a", "--", "--status", "b"],
+      ["x"],
+    ]
+  ) {
+    assert.deepEqual(
+      parseArgs(args, options),
+      node(args, options),
+      args.join(" "),
+    );
+  }
+  const { values } = parseArgs(["-s", "a", "-s", "b"], options);
+  const statuses: string[] | undefined = values.status;
+  assert.deepEqual(statuses, ["a", "b"]);
+});

@@ -277,19 +277,32 @@ Deno.test("formatTable() cuts long worktrees", () => {
   assert.ok(wider.includes(worktreePath));
 });
 
-Deno.test("formatTable() colours only when asked, with SGR codes only", () => {
+Deno.test("formatTable() colours only the status, only when asked", () => {
   const rows = [
     loop(),
     loop({ status: "orphan" }),
+    loop({ status: "remote" }),
     loop({ status: "unknown" }),
+    { ...loop(), status: "dead" },
   ];
   const plain = formatTable(rows, { color: false, columns: 80, now: NOW });
   assert.ok(!plain.includes("\x1b"));
   const coloured = formatTable(rows, { color: true, columns: 80, now: NOW });
-  for (const sgr of ["\x1b[1mID", "\x1b[32mrunning", "\x1b[33morphan"]) {
-    assert.ok(coloured.includes(sgr), sgr);
+  const lines = coloured.split("\n");
+  // The header is not coloured; each status is, and nothing else.
+  assert.ok(!lines[0]!.includes("\x1b"));
+  const expected = [
+    "\x1b[32mrunning\x1b[0m",
+    "\x1b[33morphan\x1b[0m",
+    "\x1b[36mremote\x1b[0m",
+    "\x1b[2munknown\x1b[0m",
+    "\x1b[31mdead\x1b[0m",
+  ];
+  for (const [i, sgr] of expected.entries()) {
+    const line = lines[i + 1]!;
+    assert.ok(line.includes(sgr), line);
+    assert.equal(line.match(SGR)?.length, 2, line);
   }
-  assert.ok(coloured.includes("\x1b[2munknown"));
   assert.equal(coloured.replace(SGR, ""), plain);
 });
 

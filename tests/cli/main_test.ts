@@ -74,7 +74,6 @@ Deno.test("main() usage errors exit 2 with a hint and change nothing", async () 
   await writeEntries(ws, [{ id: "a", pid: loop.pid }]);
   const before = await Deno.readFile(ws.file);
   const vectors = [
-    [],
     ["bogus"],
     ["\x1b[2Jbogus\u202e"],
     ["help", "bogus"],
@@ -179,24 +178,27 @@ Deno.test("main() register, list, get and deregister round-trip", async () => {
     assert.match(result.stdout, /^\[.*\]\n$/);
     const list = JSON.parse(result.stdout);
     assert.equal(list.length, 2);
-    // Field order and presence: worktree_path only when set.
-    assert.deepEqual(Object.keys(list[0]), [
+    // Field order and presence: worktree_path only when set; where it
+    // registered (host id, name, pid namespace) as far as it could be read.
+    const order = [
       "id",
       "pid",
       "started",
       "prompt",
       "worktree_path",
       "workspace",
+      "host_id",
+      "hostname",
+      "pid_ns",
       "status",
-    ]);
-    assert.deepEqual(Object.keys(list[1]), [
-      "id",
-      "pid",
-      "started",
-      "prompt",
-      "workspace",
-      "status",
-    ]);
+    ];
+    const required = ["id", "pid", "started", "prompt", "workspace", "status"];
+    for (const [i, entry] of list.entries()) {
+      const keys = Object.keys(entry);
+      assert.deepEqual(keys, order.filter((key) => keys.includes(key)));
+      for (const key of required) assert.ok(keys.includes(key), key);
+      assert.equal(keys.includes("worktree_path"), i === 0);
+    }
     assert.equal(list[0].id, "loop-auth");
     assert.equal(list[0].pid, one.pid);
     assert.ok(!Number.isNaN(Date.parse(list[0].started)));
@@ -367,7 +369,7 @@ Deno.test("main() output never sends control characters to the terminal", async 
   assert.ok(detail!.stdout.includes(`prompt${escaped}`));
   assertFailure(missing!, /Cannot find loop/, EXIT.notFound);
   // No --allow-run: refused, the message escaped.
-  assertFailure(stop!, /--allow-run/);
+  assertFailure(stop!, /--allow-run/, EXIT.permission);
   assert.equal(deregistered!.code, 0);
   assert.equal(deregistered!.stdout, `Deregistered id${escaped}\n`);
 });
@@ -502,6 +504,7 @@ Deno.test("repair says so when the engine has nothing to repair", async () => {
       env: () => undefined,
       cwd: () => assert.fail("no current directory"),
       color: false,
+      terminal: false,
       columns: undefined,
     },
     workspace: "/ws",

@@ -12,7 +12,6 @@ import {
   CLI,
   deadPid,
   exists,
-  EXIT,
   Lines,
   loops,
   readEntries,

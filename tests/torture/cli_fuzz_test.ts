@@ -42,13 +42,18 @@ interface Vector {
 
 /** Fixed vectors run first: paths the random mix reaches only by luck. */
 const PRELUDE: Vector[] = [
-  { setup: "reset", args: ["stop", "self"], expect: 1, match: "this process" },
+  {
+    setup: "reset",
+    args: ["stop", "self"],
+    expect: EXIT.refused,
+    match: "this process",
+  },
   {
     args: ["stop", "init", "--force", "--timeout", "0"],
-    expect: 1,
+    expect: EXIT.refused,
     match: "init process",
   },
-  { args: ["stop", "init", "--signal", "KILL"], expect: 1 },
+  { args: ["stop", "init", "--signal", "KILL"], expect: EXIT.refused },
   {
     args: [
       "register",
@@ -68,7 +73,11 @@ const PRELUDE: Vector[] = [
   { args: ["list", "--json"], expect: 0 },
   { args: ["get", "\u202eevil\x9b"], expect: 0 },
   { args: ["get", "\u202eevil\x9b", "--json"], expect: 0 },
-  { args: ["stop", "\u202eevil\x9b"], expect: 1, match: "this process" },
+  {
+    args: ["stop", "\u202eevil\x9b"],
+    expect: EXIT.refused,
+    match: "this process",
+  },
   { args: ["deregister", "\u202eevil\x9b"], expect: 0 },
   {
     args: ["register", "--pid", "1", "--prompt", "p", "--worktree", "a\0b"],

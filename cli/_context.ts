@@ -1,0 +1,55 @@
+// A command's context: the io, the workspace and the registry, each found
+// or opened on first use, with the global options applied.
+import { findWorkspace, type Registry } from "../mod.ts";
+import { openRegistry } from "./_engine.ts";
+import type { CommandContext } from "./_spec.ts";
+import { absolute } from "./_values.ts";
+import type { CliIo } from "./io.ts";
+
+/** What the global options set for a command. */
+export interface ContextOptions {
+  /** `--workspace`, as given. */
+  workspace?: string;
+  /** `--lock-timeout`, in milliseconds. */
+  lockTimeoutMs?: number;
+  /** The help text of a command, or of the program for `undefined`. */
+  help(command?: string): string;
+}
+
+/** A command's context: the workspace and registry, found on first use. */
+export class Context implements CommandContext {
+  readonly io: CliIo;
+  readonly lockTimeoutMs: number | undefined;
+  #options: ContextOptions;
+  #workspace: string | undefined;
+  #registry: Registry | undefined;
+
+  constructor(io: CliIo, options: ContextOptions) {
+    this.io = io;
+    this.lockTimeoutMs = options.lockTimeoutMs;
+    this.#options = options;
+  }
+
+  get workspace(): string {
+    const option = this.#options.workspace;
+    this.#workspace ??= option === undefined
+      ? findWorkspace(this.io.cwd())
+      : absolute(option, this.io);
+    return this.#workspace;
+  }
+
+  get registry(): Registry {
+    this.#registry ??= openRegistry(this.workspace, {
+      lockTimeoutMs: this.lockTimeoutMs,
+    });
+    return this.#registry;
+  }
+
+  help(command?: string): string {
+    return this.#options.help(command);
+  }
+
+  async close(): Promise<void> {
+    await this.#registry?.close();
+  }
+}
