@@ -16,10 +16,9 @@
 //    loops.json's mode and, when root makes it in a user's `.ralph/`, that
 //    directory's owner and group. Root never changes an existing file's
 //    owner or mode.
-import { chmodThrough, chownThrough } from "./_fd.ts";
+import { chmodThrough, createOwned } from "./_fd.ts";
 import {
   checkRegularFile,
-  createExclusive,
   guarded,
   JOURNAL_ADVICE,
   lstatOrUndefined,
@@ -80,31 +79,18 @@ function rewrite(
 }
 
 /**
- * Gives a file this process just created the mode `mode` exactly (the umask
- * may have narrowed it) and, when root made it in a user's `.ralph/`, that
- * directory's owner and group; through its descriptor.
+ * Whether the journal the OS refused to open is an empty one of another
+ * user in the caller's own `.ralph`, which the caller may replace.
  */
-function adopt(
-  file: Deno.FsFile,
-  path: string,
-  mode: number,
-  dir: Deno.FileInfo,
-  what: string,
-  paths: RegistryPaths,
-): void {
-  const info = file.statSync();
-  if (((info.mode ?? mode) & 0o777) !== mode) {
-    chmodThrough(path, info, mode, what, paths);
-  }
-  if (info.uid === 0 && dir.uid !== 0 && dir.uid !== null) {
-    chownThrough(
-      path,
-      info,
-      { uid: dir.uid, gid: dir.gid ?? dir.uid },
-      what,
-      paths,
-    );
-  }
+function replaceable(
+  error: unknown,
+  journal: Deno.FileInfo,
+  owner: number,
+): boolean {
+  const me = callerUid();
+  return error instanceof Deno.errors.PermissionDenied &&
+    journal.size === 0 && me !== undefined && me === owner &&
+    journal.uid !== me;
 }
 
 /**
@@ -126,19 +112,30 @@ function openJournal(locked: Locked, paths: RegistryPaths): Deno.FsFile {
     for (let attempt = 0; attempt < 10; attempt++) {
       const existing = lstatOrUndefined(path, paths);
       if (existing === undefined) {
-        const created = createExclusive(path, mode, paths);
+        const created = createOwned(
+          paths,
+          locked.dir,
+          "loops.json.journal",
+          mode,
+          true,
+        );
         if (created === undefined) continue;
-        try {
-          adopt(created, path, mode, locked.dir, what, paths);
-        } catch (error) {
-          created.close();
-          throw error;
-        }
         return created;
       }
       checkRegularFile(existing, path, what, JOURNAL_ADVICE);
       checkFile(paths, path, existing, owner, "change");
-      const journal = openExisting(path, true, paths);
+      let journal: Deno.FsFile | undefined;
+      try {
+        journal = openExisting(path, true, paths);
+      } catch (error) {
+        if (!replaceable(error, existing, owner)) throw error;
+        // An empty journal another user (root, with an older version) left
+        // in this user's own `.ralph`: replaced by one of its own. Unlinking
+        // a name never follows a link, and only its owner or root can
+        // change this directory.
+        Deno.removeSync(path);
+        continue;
+      }
       if (journal === undefined) continue;
       try {
         const info = verifyOpened(journal, path, what, paths);
@@ -150,7 +147,8 @@ function openJournal(locked: Locked, paths: RegistryPaths): Deno.FsFile {
         if (((info.mode ?? mode) & 0o777) !== mode && info.uid === me) {
           chmodThrough(path, info, mode, what, paths);
         }
-        journal.truncateSync(0);
+        // Emptied through the descriptor (an open never truncates).
+        if (info.size > 0) journal.truncateSync(0);
         return journal;
       } catch (error) {
         journal.close();
@@ -246,14 +244,14 @@ export function writeNewFile(
 ): void {
   const mode = (locked.info.mode ?? 0o600) & 0o666;
   guarded("write", paths, `write "${path}"`, () => {
-    const created = createExclusive(path, mode, paths);
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    const created = createOwned(paths, locked.dir, name, mode, false);
     if (created === undefined) {
       throw new Deno.errors.AlreadyExists(
         `Cannot write "${path}" as something is already there: retry`,
       );
     }
     using copy = created;
-    adopt(copy, path, mode, locked.dir, "the copy", paths);
     writeAll(copy, bytes);
     copy.syncDataSync();
   });

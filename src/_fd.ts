@@ -13,11 +13,22 @@
 // The path is reopened with O_NOFOLLOW|O_NONBLOCK and its fstat must match
 // the file this process holds (same device and inode): the change then
 // lands on that file, or nowhere.
-import { type RegistryPaths, swappedError } from "./_files.ts";
+//
+// Root creating a file in another user's `.ralph/` pins the directory
+// first: a descriptor opened with O_DIRECTORY|O_NOFOLLOW, through which
+// (`/proc/self/fd/<n>/<name>`) the file is created and given away. Renaming
+// `.ralph` or a directory above it meanwhile cannot move the creation
+// elsewhere: it lands in the directory judged, or fails. Deno lets a process
+// open paths under /proc only with all permissions (`-A`); without them,
+// `pin` throws NotCapable and the caller says so.
+import { createExclusive, type RegistryPaths, swappedError } from "./_files.ts";
+import { callerUid, describeUid } from "./_trust.ts";
 
 interface NodeStats {
   dev: number;
   ino: number;
+  uid: number;
+  gid: number;
 }
 
 interface NodeFs {
@@ -140,4 +151,164 @@ export function chmodThrough(
   paths: RegistryPaths,
 ): void {
   through(path, expected, what, paths, (fs, fd) => fs.fchmodSync(fd, mode));
+}
+
+/** A directory held open; `path` names it whatever is renamed meanwhile. */
+export interface Pinned extends Disposable {
+  /** `/proc/self/fd/<n>`: paths under it resolve inside the directory. */
+  path: string;
+  /** Its owner. */
+  uid: number;
+  /** Its group. */
+  gid: number;
+}
+
+/**
+ * Opens the directory `path` (a link in its place is refused unless
+ * `follow`) and holds it; when `expected` is given it must be that
+ * directory.
+ *
+ * @throws {Deno.errors.Busy} If it is not `expected` (it was swapped).
+ */
+export function pin(
+  path: string,
+  options: { expected?: Deno.FileInfo; follow: boolean },
+  paths: RegistryPaths,
+): Pinned {
+  const fs = nodeFs();
+  const c = fs.constants;
+  const flags = c.O_RDONLY | c.O_DIRECTORY |
+    (options.follow ? 0 : c.O_NOFOLLOW);
+  let fd: number;
+  try {
+    fd = fs.openSync(path, flags);
+  } catch (error) {
+    if (["ENOENT", "ELOOP", "ENOTDIR"].includes(codeOf(error))) {
+      throw swappedError(path, "the directory");
+    }
+    throw translate(error, path, paths);
+  }
+  const info = fs.fstatSync(fd);
+  const { expected } = options;
+  if (
+    expected !== undefined &&
+    (info.dev !== expected.dev || info.ino !== expected.ino)
+  ) {
+    fs.closeSync(fd);
+    throw swappedError(path, "the directory");
+  }
+  return {
+    path: `/proc/self/fd/${fd}`,
+    uid: info.uid,
+    gid: info.gid,
+    [Symbol.dispose]() {
+      fs.closeSync(fd);
+    },
+  };
+}
+
+/** Gives a file just created its exact mode and owner, by descriptor. */
+function settle(
+  at: string,
+  file: Deno.FsFile,
+  mode: number | undefined,
+  owner: { uid: number; gid: number } | undefined,
+  what: string,
+  paths: RegistryPaths,
+): void {
+  const info = file.statSync();
+  if (mode !== undefined && ((info.mode ?? mode) & 0o777) !== mode) {
+    chmodThrough(at, info, mode, what, paths);
+  }
+  if (owner !== undefined && info.uid !== owner.uid) {
+    chownThrough(at, info, owner, what, paths);
+  }
+}
+
+/**
+ * Creates `name` in `.ralph` (whose lstat is `dir`) with O_EXCL, open
+ * read-write, with the permission bits `mode` (exactly, when `exact`; else
+ * as the umask leaves them). When root creates it in another user's
+ * `.ralph`, it is created through the pinned directory and given to that
+ * directory's owner and group. Returns `undefined` when the name exists.
+ *
+ * @throws {Deno.errors.NotCapable} If root lacks `-A` to pin the directory.
+ */
+export function createOwned(
+  paths: RegistryPaths,
+  dir: Deno.FileInfo,
+  name: string,
+  mode: number,
+  exact: boolean,
+): Deno.FsFile | undefined {
+  const path = `${paths.dir}/${name}`;
+  const owner = dir.uid === null || dir.uid === 0
+    ? undefined
+    : { uid: dir.uid, gid: dir.gid ?? dir.uid };
+  const wanted = exact ? mode : undefined;
+  if (callerUid() === 0 && owner !== undefined) {
+    let pinned: Pinned;
+    try {
+      pinned = pin(paths.dir, { expected: dir, follow: false }, paths);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) throw error;
+      throw new Deno.errors.NotCapable(
+        `Cannot create "${path}" as root in a directory owned by ${
+          describeUid(owner.uid)
+        } without all permissions: it is created through the directory held open (/proc/self/fd), which Deno allows only with -A; run again with -A, or as that user`,
+        { cause: error },
+      );
+    }
+    using _pinned = pinned;
+    const at = `${pinned.path}/${name}`;
+    const file = createExclusive(at, mode, paths);
+    if (file === undefined) return undefined;
+    try {
+      settle(at, file, wanted, owner, name, paths);
+      return file;
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+  const file = createExclusive(path, mode, paths);
+  if (file === undefined) return undefined;
+  try {
+    // Root whose uid could not be read (no --allow-sys) learns it here, and
+    // gives the file away through a descriptor of the path.
+    const root = file.statSync().uid === 0 ? owner : undefined;
+    settle(path, file, wanted, root, name, paths);
+    return file;
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+}
+
+/**
+ * Makes the directory `name` inside the pinned directory `parent` (links
+ * among its ancestors followed) and gives it to the owner of `parent`;
+ * `false` when the name exists.
+ *
+ * @throws {Deno.errors.NotCapable} Without all permissions (`-A`).
+ */
+export function mkdirFor(
+  parent: string,
+  name: string,
+  mode: number,
+  paths: RegistryPaths,
+): boolean {
+  using pinned = pin(parent, { follow: true }, paths);
+  const at = `${pinned.path}/${name}`;
+  try {
+    Deno.mkdirSync(at, { mode });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
+  }
+  const made = Deno.lstatSync(at);
+  if (pinned.uid !== 0 && made.uid === 0) {
+    chownThrough(at, made, { uid: pinned.uid, gid: pinned.gid }, name, paths);
+  }
+  return true;
 }

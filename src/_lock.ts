@@ -12,15 +12,14 @@
 // - While the lock is held elsewhere, `acquire` waits by yielding (it holds
 //   no lock then: see the Step rules in _step.ts) until its timeout.
 // - After the lock is held, the path must still name the locked inode (an
-//   editor may have replaced the file by rename) and `.ralph` the directory
-//   checked before the open: otherwise it reopens.
+//   editor may have replaced the file by rename), and for a change `.ralph`
+//   the directory checked before the open: otherwise it reopens.
 // - Root creating `.ralph/` or the file in a user's workspace gives it to
 //   that user (the workspace's owner, or `.ralph/`'s), through a descriptor.
 // - Closing the descriptor releases the lock.
-import { chownThrough } from "./_fd.ts";
+import { chownThrough, createOwned, mkdirFor } from "./_fd.ts";
 import {
   checkRegularFile,
-  createExclusive,
   dirMode,
   fileMode,
   guarded,
@@ -31,7 +30,13 @@ import {
   sameFile,
 } from "./_files.ts";
 import { sleep, type Step } from "./_step.ts";
-import { callerUid, checkDirectory, checkFile, exposed } from "./_trust.ts";
+import {
+  callerUid,
+  checkAncestors,
+  checkDirectory,
+  checkFile,
+  exposed,
+} from "./_trust.ts";
 import { CorruptRegistryError, LockTimeoutError } from "./errors.ts";
 
 /**
@@ -111,6 +116,21 @@ export function ensureDir(
   if (info === undefined) {
     if (!create) return undefined;
     const made = guarded("write", paths, `create "${paths.dir}"`, () => {
+      if (callerUid() === 0) {
+        // Root makes it inside the workspace held open, for its owner.
+        try {
+          mkdirFor(paths.workspace, ".ralph", dirMode(paths), paths);
+          return false;
+        } catch (error) {
+          // No -A (no /proc), or no workspace yet: as anyone else does.
+          if (
+            !(error instanceof Deno.errors.NotCapable) &&
+            !(error instanceof Deno.errors.Busy)
+          ) {
+            throw error;
+          }
+        }
+      }
       try {
         Deno.mkdirSync(paths.dir, { mode: dirMode(paths) });
         return true;
@@ -138,32 +158,32 @@ export function ensureDir(
   return info;
 }
 
+/**
+ * Who will own a `.ralph/` this process creates: itself, or for root the
+ * workspace's owner (see `adoptDir`).
+ */
+function futureOwner(paths: RegistryPaths): number {
+  const me = callerUid();
+  if (me !== undefined && me !== 0) return me;
+  try {
+    return Deno.statSync(paths.workspace).uid ?? 0;
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotCapable
+    ) {
+      return me ?? 0;
+    }
+    throw error;
+  }
+}
+
 /** Creates the registry file with O_EXCL; `undefined` if it exists now. */
 function createFile(
   paths: RegistryPaths,
   dir: Deno.FileInfo,
 ): Deno.FsFile | undefined {
-  const file = createExclusive(paths.file, fileMode(paths), paths);
-  if (file === undefined) return undefined;
-  try {
-    const info = file.statSync();
-    if (info.uid === 0 && dir.uid !== 0 && dir.uid !== null) {
-      chownThrough(
-        paths.file,
-        info,
-        {
-          uid: dir.uid,
-          gid: dir.gid ?? dir.uid,
-        },
-        "registry",
-        paths,
-      );
-    }
-    return file;
-  } catch (error) {
-    file.close();
-    throw error;
-  }
+  return createOwned(paths, dir, "loops.json", fileMode(paths), false);
 }
 
 /**
@@ -201,6 +221,12 @@ function openFile(
   return openExisting(paths.file, false, paths);
 }
 
+/** Whether `.ralph` is still the directory `dir` is the lstat of. */
+export function sameDir(paths: RegistryPaths, dir: Deno.FileInfo): boolean {
+  const now = lstatOrUndefined(paths.dir, paths);
+  return now !== undefined && !now.isSymlink && sameFile(now, dir);
+}
+
 /**
  * Opens and locks the registry file; see the rules at the top of this
  * module. Returns `undefined` when the file does not exist and `create` is
@@ -220,8 +246,14 @@ export function* acquire(
   const deadline = performance.now() + timeoutMs;
   let wait = 1;
   for (let attempt = 0; attempt <= 100; attempt++) {
-    const dir = ensureDir(paths, create);
-    if (dir === undefined) return undefined;
+    let dir = ensureDir(paths, false);
+    if (dir === undefined) {
+      if (!create) return undefined;
+      // Nothing is created under an untrusted ancestor.
+      if (exclusive) checkAncestors(paths, futureOwner(paths), "change");
+      dir = ensureDir(paths, true);
+      if (dir === undefined) return undefined;
+    }
     const owner = dir.uid ?? -1;
     if (exclusive) checkDirectory(paths, dir, "change");
     const before = lstatOrUndefined(paths.file, paths);
@@ -246,10 +278,9 @@ export function* acquire(
       }
       const info = file.statSync();
       const now = lstatOrUndefined(paths.file, paths);
-      const dirNow = lstatOrUndefined(paths.dir, paths);
       if (
         now !== undefined && !now.isSymlink && sameFile(now, info) &&
-        dirNow !== undefined && !dirNow.isSymlink && sameFile(dirNow, dir)
+        (!exclusive || sameDir(paths, dir))
       ) {
         if (!info.isFile) checkRegularFile(info, paths.file, what);
         if (exclusive) checkFile(paths, paths.file, info, owner, "change");

@@ -9,7 +9,9 @@
 //    `--allow-sys=uid`), opening loops.json read-write while it is not
 //    writable by group or others shows the caller is its owner or root.
 // 2. loops.json, the journal, and the directories from the workspace up to
-//    `/` (those this process may read) are owned by W or by root.
+//    `/` (those this process may read) are owned by W or by root; for root
+//    acting in another user's `.ralph/`, the files must be W's (W could
+//    otherwise aim root's write at a file of root's of the same name).
 // 3. None of them is writable by others, nor by its group unless that group
 //    is its owner's private group (the group named like the owner, its
 //    primary group, with no other member: read from /etc/passwd and
@@ -294,6 +296,26 @@ export function checkDirectory(
     );
   }
   checkMode(paths, act, paths.dir, dir);
+  checkAncestors(paths, owner, act);
+}
+
+// Ancestors that passed, per registry handle and owner: only their owners
+// (W or root, who passed the rule) could make them fail later, so a pass is
+// kept; a refusal is checked again every time.
+const ancestorsPassed = new WeakMap<RegistryPaths, number>();
+
+/**
+ * Rules 2-3 for the directories from the workspace up to `/` (those this
+ * process may read), for a `.ralph/` owned by `owner`.
+ *
+ * @throws {UntrustedRegistryError} If one fails the rule.
+ */
+export function checkAncestors(
+  paths: RegistryPaths,
+  owner: number,
+  act: Act,
+): void {
+  if (paths.policy.trusted || ancestorsPassed.get(paths) === owner) return;
   for (const path of ancestors(paths.workspace)) {
     const info = lstatIfReadable(path);
     // A link among the ancestors is resolved by the OS; its own parent is
@@ -302,6 +324,7 @@ export function checkDirectory(
     checkOwner(paths, act, path, info, owner);
     checkMode(paths, act, path, info);
   }
+  ancestorsPassed.set(paths, owner);
 }
 
 /**
@@ -319,6 +342,23 @@ export function checkFile(
 ): void {
   checkLinks(paths, act, path, info);
   if (paths.policy.trusted) return;
+  if (callerUid() === 0 && owner !== 0 && info.uid === 0) {
+    // Rule 2 for root in a user's `.ralph`: that user could point it at one
+    // of root's own files (named like ours) while root works.
+    refuse(
+      paths,
+      act,
+      path,
+      info,
+      "owner",
+      `is owned by root while "${paths.dir}" is owned by ${
+        describeUid(owner)
+      }: as root, loops writes only that user's files there (the user could point the directory at one of root's)`,
+      `give it to the user (chown ${owner}: "${path}") or, if you trust ${
+        describeUid(owner)
+      }, run again with LOOPS_TRUST="${paths.workspace}" (or the LoopRegistry option trusted: true)`,
+    );
+  }
   checkOwner(paths, act, path, info, owner);
   checkMode(paths, act, path, info);
 }

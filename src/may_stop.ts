@@ -1,5 +1,5 @@
 import { lstatOrUndefined, registryPaths } from "./_files.ts";
-import { acquire, release } from "./_lock.ts";
+import { acquire, release, sameDir } from "./_lock.ts";
 import { dirname } from "./_path.ts";
 import { runSync } from "./_step.ts";
 import {
@@ -134,6 +134,13 @@ function registryOwner(
     }
     try {
       const act = "signal loops of";
+      // The file was opened through the directory judged here.
+      if (!sameDir(paths, locked.dir)) {
+        return refuse(
+          "unverifiable",
+          `Cannot signal a loop of registry "${registryFile}" as its directory was replaced while reading it: retry`,
+        );
+      }
       checkDirectory(paths, locked.dir, act);
       const owner = locked.dir.uid ?? -1;
       checkFile(paths, registryFile, locked.info, owner, act);

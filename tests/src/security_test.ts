@@ -161,20 +161,14 @@ Deno.test({
   ),
   ignore: skip !== undefined,
   async fn(t) {
+    const files = [".ralph", ".ralph/loops.json", ".ralph/loops.json.journal"];
     await t.step(
-      "sudo register, deregister, repair: the user goes on",
+      "sudo register, deregister, repair (-A: through the pinned directory)",
       async () => {
         const ws = await dir(0o755, NOBODY);
-        const registry = new LoopRegistry(ws, { env: aliveEnv });
-        await registry.register(entry("by-root", ws));
-        await registry.deregister("by-root");
-        for (
-          const path of [
-            ".ralph",
-            ".ralph/loops.json",
-            ".ralph/loops.json.journal",
-          ]
-        ) {
+        const cycled = await run(["cycle", ws, "by-root"]);
+        assert.equal(cycled.ok, "by-root", JSON.stringify(cycled));
+        for (const path of files) {
           const [uid, gid] = await owner(`${ws}/${path}`);
           assert.deepEqual([uid, gid], [NOBODY, NOBODY], path);
         }
@@ -182,13 +176,57 @@ Deno.test({
         assert.equal(mine.ok, "by-nobody", JSON.stringify(mine));
         // Root repairs a corrupt file: the copy aside is the user's too.
         await Deno.writeTextFile(`${ws}/.ralph/loops.json`, "{oops");
-        const aside = await registry.repair();
-        assert.ok(aside);
-        assert.deepEqual((await owner(aside)).slice(0, 2), [NOBODY, NOBODY]);
+        const repaired = await run(["repair", ws]);
+        assert.ok(repaired.ok, JSON.stringify(repaired));
+        assert.deepEqual((await owner(repaired.ok)).slice(0, 2), [
+          NOBODY,
+          NOBODY,
+        ]);
         const again = await run(["register", ws, "after-repair"], {
           uid: NOBODY,
         });
         assert.equal(again.ok, "after-repair", JSON.stringify(again));
+      },
+    );
+    await t.step(
+      "the same in-process, without --allow-sys or -A (root learns it from the new file)",
+      async () => {
+        const ws = await dir(0o755, NOBODY);
+        const registry = new LoopRegistry(ws, { env: aliveEnv });
+        await registry.register(entry("by-root", ws));
+        await registry.deregister("by-root");
+        for (const path of files) {
+          const [uid, gid] = await owner(`${ws}/${path}`);
+          assert.deepEqual([uid, gid], [NOBODY, NOBODY], path);
+        }
+        const mine = await run(["register", ws, "by-nobody"], { uid: NOBODY });
+        assert.equal(mine.ok, "by-nobody", JSON.stringify(mine));
+      },
+    );
+    await t.step(
+      "root refuses to write a root-owned file in a user's .ralph; the user replaces an empty root journal",
+      async () => {
+        const ws = await dir(0o755, NOBODY);
+        const file = await plant(ws, [], { uid: NOBODY });
+        await Deno.writeFile(`${file}.journal`, new Uint8Array());
+        await Deno.chmod(`${file}.journal`, 0o644); // root's, as older versions left it
+        const refused = await run(["cycle", ws, "x"]);
+        assert.equal(
+          refused.error?.name,
+          "UntrustedRegistryError",
+          JSON.stringify(refused),
+        );
+        assert.match(
+          refused.error.message,
+          /owned by root while .* uid 65534 \(nobody\)/,
+        );
+        assert.match(refused.error.message, /chown 65534:/);
+        const mine = await run(["cycle", ws, "by-nobody"], { uid: NOBODY });
+        assert.equal(mine.ok, "by-nobody", JSON.stringify(mine));
+        assert.deepEqual((await owner(`${file}.journal`)).slice(0, 2), [
+          NOBODY,
+          NOBODY,
+        ]);
       },
     );
     await t.step(
@@ -200,7 +238,8 @@ Deno.test({
           fileMode: 0o640,
         });
         const before = await owner(file);
-        assert.equal(await new LoopRegistry(ws).cleanStale(), 1);
+        const cleaned = await run(["clean", ws]);
+        assert.equal(cleaned.ok, 1, JSON.stringify(cleaned));
         assert.deepEqual(await owner(file), before, "owner and mode unchanged");
         const [uid, gid, mode] = await owner(`${file}.journal`);
         assert.deepEqual([uid, gid, mode], [NOBODY, NOBODY, 0o640]);
@@ -251,6 +290,12 @@ Deno.test({
     });
     await t.step("a workspace (an ancestor) writable by others", async () => {
       const ws = await dir(0o777);
+      // Nothing is created there: not even .ralph.
+      await assert.rejects(
+        new LoopRegistry(ws).register(entry("x", ws)),
+        untrusted("writable", `"${ws}" is writable by others`),
+      );
+      await assert.rejects(Deno.lstat(`${ws}/.ralph`), Deno.errors.NotFound);
       await plant(ws, []);
       await assert.rejects(
         new LoopRegistry(ws).register(entry("x", ws)),
