@@ -1,10 +1,12 @@
-// Drop-in compatibility with ralph-orchestrator's Rust registry, against an
-// emulator of its `with_lock` (tests/fixtures/ralph_emulator.py): the same
+// Drop-in compatibility with ralph-orchestrator's Rust registry: against an
+// emulator of its `with_lock` (tests/fixtures/ralph_emulator.py: the same
 // flock(2) on loops.json, truncate-then-write, serde's dropping of unknown
-// fields. The real crate cannot be built here (crates.io is out of reach).
+// fields), and against ralph's real code built from the reference copy
+// beside the checkout (tests/_helpers/ralph.ts).
 import assert from "node:assert/strict";
 import { createLoopEntry, LoopRegistry } from "../../mod.ts";
 import { fileIds, lines, tempWorkspace } from "../_helpers/core.ts";
+import { seedreg } from "../_helpers/ralph.ts";
 
 const EMULATOR = new URL("../fixtures/ralph_emulator.py", import.meta.url)
   .pathname;
@@ -104,6 +106,69 @@ Deno.test({
       for (const child of children) {
         await child.stdin.close();
         await child.status;
+      }
+    }
+  },
+});
+
+const real = await seedreg().catch(() => undefined);
+
+Deno.test({
+  name: "ralph's real writer and ours exclude each other: no lost update",
+  ignore: real === undefined,
+  async fn() {
+    await using ws = await tempWorkspace();
+    const count = 40;
+    const ours = [0, 1, 2].map((n) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", WORKER, ws.path, "own", String(n), String(count)],
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn()
+    );
+    // ralph's own register + deregister, 40 times in each of 3 processes,
+    // then a live loop of each kept while the file is checked.
+    const theirs = [0, 1, 2].map((n) =>
+      new Deno.Command("sh", {
+        args: [
+          "-c",
+          `"$R" --workspace "$W" bench-register ${count} >/dev/null && ` +
+          `exec "$R" --workspace "$W" hold --prompt p --seconds 60 --id ralph-final-${n}`,
+        ],
+        env: { R: real!, W: ws.path },
+        stdin: "null",
+        stdout: "piped",
+      }).spawn()
+    );
+    try {
+      for (const child of ours) {
+        assert.equal((await lines(child.stdout).next()).value, "done");
+      }
+      for (const child of theirs) {
+        assert.match(
+          (await lines(child.stdout).next()).value ?? "",
+          /ralph-final/,
+        );
+      }
+      assert.deepEqual((await fileIds(ws)).toSorted(), [
+        "final-0",
+        "final-1",
+        "final-2",
+        "ralph-final-0",
+        "ralph-final-1",
+        "ralph-final-2",
+      ]);
+      const listed = await new LoopRegistry(ws.path).list();
+      assert.equal(listed.length, 6);
+    } finally {
+      for (const child of ours) {
+        await child.stdin.close();
+        await child.status;
+      }
+      for (const child of theirs) {
+        child.kill("SIGKILL");
+        await child.status;
+        await child.stdout.cancel().catch(() => {});
       }
     }
   },
