@@ -1,0 +1,199 @@
+// The Redis engine's only writes and reads: one Lua script per operation,
+// run atomically by the server and judged by the server's clock (`TIME`),
+// never the caller's. This file is the one place that states the key layout
+// and the lease rule; every other Redis file calls these scripts.
+//
+// Keys of a namespace share the hash tag `{ns}`, so they live in one Redis
+// Cluster slot and every script may touch all of them:
+//
+// | key              | type       | holds                                 |
+// | ---------------- | ---------- | ------------------------------------- |
+// | `<p>{ns}:lease`  | sorted set | id -> lease deadline, server ms       |
+// | `<p>{ns}:entry`  | hash       | id -> entry JSON                      |
+// | `<p>{ns}:token`  | hash       | id -> the registration's random token |
+// | `<p>{ns}:proc`   | hash       | id -> host:pidns:pid (same-pid rule)  |
+// | `<p>{ns}:events` | stream     | capped: type (registered, updated,    |
+// |                  |            | deregistered, expired) and id         |
+//
+// The lease rule: an id is live while its deadline is later than the
+// server's `TIME`. Every script reads `TIME` first and treats an expired
+// lease as absent (list and get never return it, register takes it over),
+// whether or not a clean has removed it yet.
+
+/** Key names of one namespace, in the order every script takes them. */
+export function namespaceKeys(prefix: string, namespace: string): string[] {
+  const base = `${prefix}{${namespace}}:`;
+  return ["lease", "entry", "token", "proc", "events"].map((k) => base + k);
+}
+
+// ARGV[1] of every script: the stream's approximate cap.
+const PRELUDE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function event(kind, id)
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[1], '*', 'type', kind, 'id', id)
+end
+local function drop(id, kind)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+  event(kind, id)
+end
+local function deadline(id)
+  local e = redis.call('ZSCORE', KEYS[1], id)
+  if e then return tonumber(e) end
+  return nil
+end
+`;
+
+/** The scripts, by name. Replies are flat arrays of strings or integers. */
+export const SCRIPTS = {
+  // ARGV: cap, id, json, token, ttl, proc. Reply: {'taken'} or {'ok'}.
+  register: `${PRELUDE}
+local id = ARGV[2]
+local d = deadline(id)
+if d then
+  if d > now then return {'taken'} end
+  drop(id, 'expired')
+end
+if ARGV[6] ~= '' then
+  local procs = redis.call('HGETALL', KEYS[4])
+  for i = 1, #procs, 2 do
+    if procs[i + 1] == ARGV[6] and procs[i] ~= id then
+      drop(procs[i], 'deregistered')
+    end
+  end
+  redis.call('HSET', KEYS[4], id, ARGV[6])
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), id)
+redis.call('HSET', KEYS[2], id, ARGV[3])
+redis.call('HSET', KEYS[3], id, ARGV[4])
+event('registered', id)
+return {'ok'}
+`,
+  // ARGV: cap, id, token, ttl. Reply: {'renewed' | 'lost' | 'taken-over'}.
+  heartbeat: `${PRELUDE}
+local id = ARGV[2]
+local token = redis.call('HGET', KEYS[3], id)
+if not token then return {'lost'} end
+if token ~= ARGV[3] then return {'taken-over'} end
+local d = deadline(id)
+if not d or d <= now then
+  drop(id, 'expired')
+  return {'lost'}
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), id)
+return {'renewed'}
+`,
+  // ARGV: cap, id, token, json, proc, ttl. Reply as heartbeat's.
+  reassign: `${PRELUDE}
+local id = ARGV[2]
+local token = redis.call('HGET', KEYS[3], id)
+if not token then return {'lost'} end
+if token ~= ARGV[3] then return {'taken-over'} end
+local d = deadline(id)
+if not d or d <= now then
+  drop(id, 'expired')
+  return {'lost'}
+end
+redis.call('HSET', KEYS[2], id, ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], id, ARGV[5])
+else redis.call('HDEL', KEYS[4], id) end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), id)
+event('updated', id)
+return {'renewed'}
+`,
+  // ARGV: cap, id, token ('' = any). Reply: {1} removed a live lease, {0}
+  // nothing live (an expired one is dropped), {-1} the token differs.
+  deregister: `${PRELUDE}
+local id = ARGV[2]
+local token = redis.call('HGET', KEYS[3], id)
+if ARGV[3] ~= '' and token ~= ARGV[3] then return {-1} end
+local d = deadline(id)
+if not d then
+  if token then drop(id, 'expired') end
+  return {0}
+end
+if d <= now then
+  drop(id, 'expired')
+  return {0}
+end
+drop(id, 'deregistered')
+return {1}
+`,
+  // ARGV: cap, proc... Reply: {live leases removed}.
+  deregisterProc: `${PRELUDE}
+local wanted = {}
+for i = 2, #ARGV do wanted[ARGV[i]] = true end
+local procs = redis.call('HGETALL', KEYS[4])
+local removed = 0
+for i = 1, #procs, 2 do
+  if wanted[procs[i + 1]] then
+    local d = deadline(procs[i])
+    if d and d > now then
+      removed = removed + 1
+      drop(procs[i], 'deregistered')
+    else
+      drop(procs[i], 'expired')
+    end
+  end
+end
+return {removed}
+`,
+  // ARGV: cap, id, json. Removes the id if its entry is still exactly json.
+  // Reply: {1} removed, {0} not.
+  dropIf: `${PRELUDE}
+if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[3] then return {0} end
+drop(ARGV[2], 'deregistered')
+return {1}
+`,
+  // ARGV: cap. Reply: {last event id, now, id1, json1, deadline1, ...}, live
+  // leases only.
+  list: `${PRELUDE}
+local last = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
+local reply = {'0-0', tostring(now)}
+if last[1] then reply[1] = last[1][1] end
+local live = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE', 'WITHSCORES')
+for i = 1, #live, 2 do
+  local json = redis.call('HGET', KEYS[2], live[i])
+  if json then
+    reply[#reply + 1] = live[i]
+    reply[#reply + 1] = json
+    reply[#reply + 1] = live[i + 1]
+  end
+end
+return reply
+`,
+  // ARGV: cap, id, all ('1' = expired too). Reply: {now, json, deadline} or
+  // {now}.
+  get: `${PRELUDE}
+local d = deadline(ARGV[2])
+local json = redis.call('HGET', KEYS[2], ARGV[2])
+if not json or ((not d or d <= now) and ARGV[3] ~= '1') then
+  return {tostring(now)}
+end
+return {tostring(now), json, tostring(d or 0)}
+`,
+  // ARGV: cap. Removes expired leases (and entries without one) as
+  // `expired` events. Reply: {removed}.
+  clean: `${PRELUDE}
+local removed = 0
+local gone = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE')
+for _, id in ipairs(gone) do
+  drop(id, 'expired')
+  removed = removed + 1
+end
+local ids = redis.call('HKEYS', KEYS[2])
+for _, id in ipairs(ids) do
+  if not deadline(id) then
+    drop(id, 'expired')
+    removed = removed + 1
+  end
+end
+return {removed}
+`,
+} as const;
+
+/** A script's name. */
+export type ScriptName = keyof typeof SCRIPTS;
