@@ -184,9 +184,14 @@ complete -o default -F ${fn} ${model.program}`;
 
 // ---- zsh -------------------------------------------------------------
 
-/** Text inside a zsh `'...'` spec, where `[`, `]` and `:` are special. */
+/** `text` inside zsh single quotes. */
+function zshQuoted(text: string): string {
+  return text.replace(/'/g, "'\\''");
+}
+
+/** Text of an `_arguments` spec, where `[`, `]` and `:` are special. */
 function zshText(text: string): string {
-  return text.replace(/'/g, "'\\''").replace(/([\[\]:\\])/g, "\\$1");
+  return zshQuoted(text.replace(/([\[\]:\\])/g, "\\$1"));
 }
 
 function zshAction(completer: Completer, fn: string): string {
@@ -223,7 +228,7 @@ function zshSpecs(options: OptionSpecs, fn: string): string[] {
 function zsh(model: CompletionModel): string {
   const fn = `_${model.program.replace(/\W/g, "_")}`;
   const described = model.commands.map((spec) =>
-    `    '${zshText(spec.name)}:${zshText(spec.summary)}'`
+    `    '${zshText(spec.name)}:${zshQuoted(spec.summary)}'`
   );
   const branches = model.commands.map((spec) => {
     const argument = argumentOf(spec, model);
@@ -240,14 +245,23 @@ function zsh(model: CompletionModel): string {
   return `#compdef ${model.program}
 # zsh completion for ${model.program}, made by '${model.program} completions zsh'.
 # Load it with: source <(${model.program} completions zsh)   (after compinit)
+# The ids of the registry the command line names (-w), from \${${fn}_line}:
+# \${words} holds only the command's own words there.
 ${fn}_ids() {
-  local -a ids
-  ids=(\${(f)"$(\${words[1]} --lock-timeout 1 list -q 2>/dev/null)"})
+  local -a ids ws
+  local i
+  for ((i = 2; i < \${#${fn}_line}; i++)); do
+    case \${${fn}_line[i]} in
+      (-w|--workspace) ws=(--workspace "\${${fn}_line[i+1]}") ;;
+    esac
+  done
+  ids=(\${(f)"$(\${${fn}_line[1]} $ws --lock-timeout 1 list -q 2>/dev/null)"})
   compadd -a ids
 }
 ${fn}() {
   local curcontext="$curcontext" state line
-  local -a commands
+  local -a commands ${fn}_line
+  ${fn}_line=(\${words[1,CURRENT]})
   commands=(
 ${described.join("\n")}
   )
@@ -278,9 +292,7 @@ function fishArgs(completer: Completer, program: string): string {
     case "dirs":
       return "-x -a '(__fish_complete_directories)'";
     case "ids":
-      return `-x -a ${
-        fishText(`(${program} --lock-timeout 1 list -q 2>/dev/null)`)
-      }`;
+      return `-x -a '(__${program.replace(/\W/g, "_")}_ids)'`;
     case "none":
       return "";
   }
@@ -306,9 +318,21 @@ function fishOptions(
 
 function fish(model: CompletionModel): string {
   const { program } = model;
+  const ids = `__${program.replace(/\W/g, "_")}_ids`;
   const lines = [
     `# fish completion for ${program}, made by '${program} completions fish'.`,
     `# Install it with: ${program} completions fish > ~/.config/fish/completions/${program}.fish`,
+    `# The ids of the registry the command line names (-w).`,
+    `function ${ids}`,
+    `    set -l tokens (commandline -opc)`,
+    `    set -l ws`,
+    `    for i in (seq 2 (math (count $tokens) - 1))`,
+    `        if contains -- $tokens[$i] -w --workspace`,
+    `            set ws --workspace $tokens[(math $i + 1)]`,
+    `        end`,
+    `    end`,
+    `    $tokens[1] $ws --lock-timeout 1 list -q 2>/dev/null`,
+    `end`,
     `complete -c ${program} -f`,
     ...fishOptions(model.globals, "__fish_use_subcommand", program),
     ...model.commands.map((spec) =>

@@ -179,6 +179,8 @@ function generator(root: string, seed: number) {
   const worktrees = [`${root}/wt`, root, ".", "rel/path", ...NASTY];
   const signals = ["TERM", "SIGINT", "sigterm", "9", "0", "99", "BOGUS", ""];
   const timeouts = ["0", "0.1", "5", "-1", "1e3", "86401", "abc", "", ".5"];
+  const statuses = ["running", "orphan", "remote", "unknown", "dead", ""];
+  const sorts = ["started", "id", "age", "pid", ""];
   const tokens = [
     "--bogus",
     "-x",
@@ -210,6 +212,18 @@ function generator(root: string, seed: number) {
 
   const commands: (() => string[])[] = [
     () => ["list", ...(chance(0.5) ? ["--json"] : [])],
+    // The selection options (issue 12), read-only.
+    () => [
+      "list",
+      ...pick([[], ["-q"], ["--json"]]),
+      ...(chance(0.4) ? option("status", statuses) : []),
+      ...(chance(0.3) ? option("sort", sorts) : []),
+      ...(chance(0.2) ? option("host", NASTY, ["vm", "another-host"]) : []),
+      ...(chance(0.2) ? option("worktree", worktrees) : []),
+    ],
+    () => ["running", often(usualIds, ids)],
+    () => ["clean", "--dry-run", ...(chance(0.5) ? ["--json"] : [])],
+    () => ["completions", pick(["bash", "zsh", "fish", "tcsh", ...NASTY])],
     () => ["get", often(usualIds, ids), ...(chance(0.5) ? ["--json"] : [])],
     () => [
       "register",
@@ -319,6 +333,10 @@ function generator(root: string, seed: number) {
             ? [pick(["--workspace", "-w"]), pick(workspaces)]
             : [`--workspace=${pick(workspaces)}`]
           : []),
+        ...(chance(0.1) ? ["--lock-timeout", pick(timeouts)] : []),
+        ...(chance(0.1)
+          ? [`--color=${pick(["auto", "always", "never", "x"])}`]
+          : []),
         ...pick(commands)(),
       ];
       while (chance(0.3)) args = mutate(args);
@@ -389,7 +407,11 @@ Deno.test("cli fuzz: generated argument vectors exit with a code of the table cl
           `expected "${vector.match}"`,
         );
       }
-      const text = `${result.stdout}\n${result.stderr}`;
+      // Asked for with --color=always: our SGR colours, and nothing else.
+      const colored = vector.args.includes("--color=always");
+      const text = `${result.stdout}\n${result.stderr}`
+        // deno-lint-ignore no-control-regex
+        .replace(colored ? /\x1b\[\d*m/g : /(?!)/g, "");
       check(!/^\s+at /m.test(text), "stack trace");
       check(!text.includes("unexpected error"), "unexpected error");
       check(!/\[object Object\]|\[native code\]/.test(text), "garbage");
