@@ -24,6 +24,8 @@ interface Client {
 }
 type Reply = unknown;
 
+const AUTH_ERROR = /WRONGPASS|NOAUTH|NOPERM|invalid password/;
+
 /** Where a URL points, without credentials, and the net permission it needs. */
 export function describeUrl(url: string): { location: string; host: string } {
   let parsed: URL;
@@ -151,9 +153,17 @@ export class RedisConnection {
   }
 
   async #connect(): Promise<void> {
+    // node-redis retries a refused AUTH for ever; the first such error ends
+    // the connect at once, with the server's words.
+    let refuse: (error: Error) => void = () => {};
+    const refused = new Promise<never>((_, reject) => refuse = reject);
+    const onError = (error: Error) => {
+      if (AUTH_ERROR.test(error.message)) refuse(error);
+    };
+    this.#client.on("error", onError);
     try {
       await withDeadline(
-        this.#client.connect(),
+        Promise.race([this.#client.connect(), refused]),
         this.#timeoutMs,
         () =>
           new RedisUnavailableError(
@@ -164,19 +174,20 @@ export class RedisConnection {
           ),
       );
     } catch (error) {
+      this.#closed = true;
       this.#client.destroy();
       if (error instanceof RedisUnavailableError) throw error;
       const message = error instanceof Error ? error.message : String(error);
-      const refused = /WRONGPASS|NOAUTH|NOPERM|invalid password/i.test(
-        message,
-      );
       throw new RedisUnavailableError(
         this.location,
-        refused
+        AUTH_ERROR.test(message)
           ? `the server refused the credentials (${message}): check the user and password in the URL`
           : message,
         { cause: error },
       );
+    } finally {
+      refused.catch(() => {});
+      refuse = () => {};
     }
   }
 

@@ -49,9 +49,20 @@ export async function redisCommand(
   return text.split("\r\n")[0] ?? "";
 }
 
-/** Starts redis-server; `extra` are more server arguments. */
-export async function startRedis(extra: string[] = []): Promise<RedisServer> {
-  const port = freePort();
+/** Options for {@linkcode startRedis}. */
+export interface StartRedisOptions {
+  /** More server arguments, e.g. `["--requirepass", "secret"]`. */
+  args?: string[];
+  /** The port (to restart a server in place); a free one by default. */
+  port?: number;
+}
+
+/** Starts redis-server on loopback, without persistence. */
+export async function startRedis(
+  options: StartRedisOptions = {},
+): Promise<RedisServer> {
+  const port = options.port ?? freePort();
+  const extra = options.args ?? [];
   const child = new Deno.Command("redis-server", {
     args: [
       "--port",

@@ -1,0 +1,370 @@
+// The Redis engine against a real server, with real processes: leases that
+// outlive their owner only until the TTL, one winner of a race, claims that
+// report `lost` when the server stops answering, a watch that resumes after
+// a restart, and errors that name the cause. Deadlines below are upper
+// bounds for "does not hang", never timings to meet.
+import assert from "node:assert/strict";
+import {
+  createLoopEntry,
+  defaultRegistryEnv,
+  type LoopInfo,
+} from "../../mod.ts";
+import {
+  LeaseLostError,
+  openRedisRegistry,
+  type RedisRegistry,
+  RedisUnavailableError,
+} from "../../redis.ts";
+import { lineReader } from "../_helpers/lines.ts";
+import {
+  type RedisServer,
+  redisSkipReason,
+  startRedis,
+} from "../_helpers/redis.ts";
+
+const CHILD = new URL("./_child.ts", import.meta.url).pathname;
+const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+const ENV_FLAG = "--allow-env=REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS";
+
+const skip = redisSkipReason();
+function test(name: string, fn: (server: RedisServer) => Promise<void>) {
+  if (skip !== undefined) {
+    Deno.test({ name: `${name} (${skip})`, ignore: true, fn() {} });
+    return;
+  }
+  Deno.test(name, async () => {
+    await using server = await startRedis();
+    await fn(server);
+  });
+}
+
+async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  ms: number,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) {
+      throw new Error(`Timed out after ${ms} ms waiting until ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function child(server: RedisServer, args: string[], read = false) {
+  const flags = [`--allow-net=127.0.0.1:${server.port}`, ENV_FLAG];
+  if (read) flags.push("--allow-read=/etc/machine-id");
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", `--config=${CONFIG}`, ...flags, CHILD, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  return { process, next: lineReader(process.stdout) };
+}
+
+function ids(loops: LoopInfo[]): string[] {
+  return loops.map((loop) => loop.id).sort();
+}
+
+// Fake pids judged alive, with no origin: only leases decide.
+const ALIVE = {
+  ...defaultRegistryEnv,
+  probe: () => "alive" as const,
+  origin: () => ({}),
+};
+
+function open(
+  server: RedisServer,
+  namespace: string,
+  ttlMs = 1500,
+  env = defaultRegistryEnv,
+): Promise<RedisRegistry> {
+  return openRedisRegistry(server.url, {
+    namespace,
+    ttlMs,
+    timeoutMs: 1000,
+    workspace: "/ws",
+    env,
+  });
+}
+
+test("a kill -9 of a heartbeating loop on another host ends it after its lease, seen by watch", async (server) => {
+  const ttl = 1500;
+  const registry = await open(server, "kill9", ttl);
+  try {
+    const holder = child(server, [
+      "claim",
+      server.url,
+      "kill9",
+      "loop-kill-9",
+      String(ttl),
+      "another-host",
+    ]);
+    assert.equal(await holder.next(), "ready");
+    // Renewals keep it listed past two leases (as a remote loop: its pid
+    // means nothing here).
+    await new Promise((resolve) => setTimeout(resolve, 2 * ttl));
+    const alive = await registry.get("loop-kill-9");
+    assert.equal(alive?.status, "remote");
+
+    const controller = new AbortController();
+    const seen: string[][] = [];
+    const watching = (async () => {
+      for await (const loops of registry.watch({ signal: controller.signal })) {
+        seen.push(ids(loops));
+        if (loops.length === 0) controller.abort();
+      }
+    })();
+    holder.process.kill("SIGKILL");
+    await holder.process.status;
+    while (await holder.next() !== undefined);
+    const killed = performance.now();
+    await until("the watch sees the expiry", async () => {
+      await Promise.race([
+        watching,
+        new Promise((resolve) => setTimeout(resolve, 50)),
+      ]);
+      return controller.signal.aborted;
+    }, ttl + 1000 + 2000);
+    await watching;
+    assert.ok(performance.now() - killed <= ttl + 3000);
+    assert.deepEqual(seen[0], ["loop-kill-9"]);
+    assert.deepEqual(seen.at(-1), []);
+    assert.equal(await registry.get("loop-kill-9"), undefined);
+    assert.equal((await registry.inspect("loop-kill-9"))?.liveness, "dead");
+    assert.equal(await registry.cleanStale(), 1);
+    assert.equal(await registry.inspect("loop-kill-9"), undefined);
+  } finally {
+    await registry.close();
+  }
+});
+
+test("a kill -9 of a heartbeating loop on this host hides it at once", async (server) => {
+  // A long lease: only the pid probe can hide the loop within this test.
+  const registry = await openRedisRegistry(server.url, {
+    namespace: "local",
+    ttlMs: 60_000,
+    timeoutMs: 1000,
+  });
+  try {
+    const holder = child(server, [
+      "claim",
+      server.url,
+      "local",
+      "loop-local",
+      "60000",
+    ], true);
+    assert.equal(await holder.next(), "ready");
+    const listed = await registry.get("loop-local");
+    assert.equal(listed?.pid, holder.process.pid);
+    assert.equal(listed?.status, "running");
+    holder.process.kill("SIGKILL");
+    await holder.process.status;
+    while (await holder.next() !== undefined);
+    assert.equal(await registry.get("loop-local"), undefined);
+    assert.deepEqual(await registry.list(), []);
+    assert.equal(await registry.cleanStale(), 1);
+  } finally {
+    await registry.close();
+  }
+});
+
+test("20 processes racing to register one id: exactly one wins", async (server) => {
+  const racers = Array.from(
+    { length: 20 },
+    () => child(server, ["race", server.url, "race", "loop-race"]),
+  );
+  for (const racer of racers) assert.equal(await racer.next(), "ready");
+  const go = new TextEncoder().encode("go\n");
+  await Promise.all(racers.map(async (racer) => {
+    const writer = racer.process.stdin.getWriter();
+    await writer.write(go);
+    await writer.close();
+  }));
+  const results = await Promise.all(racers.map((racer) => racer.next()));
+  for (const racer of racers) {
+    assert.equal((await racer.process.status).code, 0);
+    while (await racer.next() !== undefined);
+  }
+  assert.equal(results.filter((r) => r === "won").length, 1, `${results}`);
+  assert.equal(results.filter((r) => r === "taken").length, 19);
+  const registry = await open(server, "race");
+  try {
+    const winner = racers[results.indexOf("won")]!;
+    assert.equal(
+      (await registry.inspect("loop-race"))?.pid,
+      winner.process.pid,
+    );
+  } finally {
+    await registry.close();
+  }
+});
+
+test("a stopped server: every claim reports lost by its deadline, nothing hangs", async (server) => {
+  const ttl = 1200;
+  const registry = await open(server, "stopped", ttl, ALIVE);
+  const claims = await Promise.all(
+    [1, 2, 3].map((n) =>
+      registry.claim(`loop ${n}`, { pid: 4_000_000 + n, handleSignals: false })
+    ),
+  );
+  const lost = Promise.all(
+    claims.map((claim) =>
+      new Promise<unknown>((resolve) =>
+        claim.signal.addEventListener(
+          "abort",
+          () => resolve(claim.signal.reason),
+        )
+      )
+    ),
+  );
+  let stopped = true;
+  Deno.kill(server.pid, "SIGSTOP");
+  try {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const reasons = await Promise.race([
+      lost,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("claims did not report lost")),
+          ttl + 3000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    for (const reason of reasons) {
+      assert.ok(reason instanceof LeaseLostError);
+      assert.equal(reason.kind, "unconfirmed");
+    }
+    await assert.rejects(registry.list(), RedisUnavailableError);
+    Deno.kill(server.pid, "SIGCONT");
+    stopped = false;
+    // The server's clock went on: the leases ended, and a new claim works.
+    await until(
+      "the stopped leases are gone",
+      async () => (await registry.list()).length === 0,
+      5000,
+    );
+    const again = await registry.claim("again", {
+      pid: 4_000_010,
+      handleSignals: false,
+    });
+    assert.deepEqual(ids(await registry.list()), [again.id]);
+    assert.equal(await again.release(), true);
+    for (const claim of claims) assert.equal(await claim.release(), false);
+  } finally {
+    if (stopped) Deno.kill(server.pid, "SIGCONT");
+    await registry.close();
+  }
+});
+
+test("watch() resumes after the server restarts", async (server) => {
+  const port = server.port;
+  const registry = await openRedisRegistry(server.url, {
+    namespace: "restart",
+    timeoutMs: 1000,
+    env: ALIVE,
+  });
+  let restarted: RedisServer | undefined;
+  try {
+    const before = createLoopEntry("before", {
+      pid: 4_100_001,
+      workspace: "/ws",
+    });
+    const after = createLoopEntry("after", {
+      pid: 4_100_002,
+      workspace: "/ws",
+    });
+    await registry.register(before);
+    const controller = new AbortController();
+    const seen: string[][] = [];
+    for await (
+      const loops of registry.watch({
+        signal: controller.signal,
+        intervalMs: 200,
+      })
+    ) {
+      seen.push(ids(loops));
+      if (seen.length === 1) {
+        // No persistence: the restarted server is empty, its stream ids
+        // start again below the watch's last id.
+        await server[Symbol.asyncDispose]();
+        restarted = await startRedis({ port });
+        await until("the registry reconnects", async () => {
+          try {
+            await registry.register(after);
+            return true;
+          } catch (error) {
+            if (error instanceof RedisUnavailableError) return false;
+            throw error;
+          }
+        }, 10_000);
+      } else if (loops.some((loop) => loop.id === after.id)) {
+        controller.abort();
+      }
+    }
+    assert.deepEqual(seen[0], [before.id]);
+    assert.deepEqual(seen.at(-1), [after.id]);
+  } finally {
+    await registry.close();
+    await restarted?.[Symbol.asyncDispose]();
+  }
+});
+
+test("a wrong password is a clear error", async () => {
+  if (skip !== undefined) return;
+  await using server = await startRedis({ args: ["--requirepass", "secret"] });
+  const wrong = server.url.replace("redis://", "redis://:wrong@");
+  await assert.rejects(
+    openRedisRegistry(wrong, { timeoutMs: 5000 }),
+    (error: unknown) =>
+      error instanceof RedisUnavailableError &&
+      /refused the credentials \(WRONGPASS/.test(error.message) &&
+      !error.message.includes("wrong@"),
+  );
+  const right = server.url.replace("redis://", "redis://:secret@");
+  const registry = await openRedisRegistry(right, { timeoutMs: 5000 });
+  assert.deepEqual(await registry.list(), []);
+  await registry.close();
+});
+
+Deno.test({
+  name: "openRedisRegistry() names the missing --allow-net flag",
+  permissions: { env: true },
+  async fn() {
+    await assert.rejects(
+      openRedisRegistry("redis://127.0.0.1:6390"),
+      (error: unknown) =>
+        error instanceof Deno.errors.NotCapable &&
+        error.message.includes("--allow-net=127.0.0.1:6390"),
+    );
+  },
+});
+
+Deno.test({
+  name: "openRedisRegistry() names the env variables node-redis reads",
+  permissions: { net: ["127.0.0.1:6390"] },
+  async fn() {
+    await assert.rejects(
+      openRedisRegistry("redis://127.0.0.1:6390"),
+      (error: unknown) =>
+        error instanceof Deno.errors.NotCapable &&
+        error.message.includes(ENV_FLAG),
+    );
+  },
+});
+
+Deno.test("openRedisRegistry() refuses a bad URL or namespace", async () => {
+  await assert.rejects(openRedisRegistry("http://127.0.0.1"), TypeError);
+  await assert.rejects(openRedisRegistry("not a url"), TypeError);
+  await assert.rejects(
+    openRedisRegistry("redis://127.0.0.1", { namespace: "a}b" }),
+    TypeError,
+  );
+  await assert.rejects(
+    openRedisRegistry("redis://127.0.0.1", { ttlMs: 0 }),
+    RangeError,
+  );
+});
