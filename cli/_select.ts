@@ -143,22 +143,21 @@ function checkSelector(id: string): void {
 }
 
 /**
- * The live loop named by `id`: its id, else the one loop whose id starts
- * with it.
+ * The live loop named by `id`: the entry with this id (dead or not: a dead
+ * one is not running, whatever other ids start with it), else the one live
+ * loop whose id starts with it.
  *
- * @throws {LoopNotFoundError} If there is none (or it is proven dead).
+ * @throws {LoopNotFoundError} If there is none, or it is proven dead.
  * @throws {UsageError} If `id` is empty or an ambiguous prefix.
  */
 export async function findLoop(
   registry: Registry,
   id: string,
 ): Promise<LoopInfo> {
-  checkSelector(id);
-  const exact = await registry.get(id);
-  if (exact !== undefined) return exact;
-  const loops = await registry.list();
-  const full = matchId(loops.map((loop) => loop.id), id, registry.location);
-  return loops.find((loop) => loop.id === full)!;
+  const full = await resolveId(registry, id);
+  const loop = await registry.get(full);
+  if (loop === undefined) throw new LoopNotFoundError(full, registry.location);
+  return loop;
 }
 
 /**

@@ -164,6 +164,26 @@ Deno.test("get, running and deregister take a unique id prefix and refuse an amb
   assert.ok(!loop.exited());
 });
 
+Deno.test("a dead loop's own id is not the start of another's", async () => {
+  await using ws = await tempWorkspace();
+  await using loop = await sleeper();
+  await writeEntries(ws, [
+    { id: "loop-17", pid: await deadPid() },
+    { id: "loop-1764-a3f2", pid: loop.pid },
+  ]);
+  // Read-only: the dead entry stays in the file, and is still "not running".
+  const result = await loops(["running", "loop-17"], {
+    ws: ws.path,
+    flags: ["--allow-read", "--allow-run"],
+  });
+  assertFailure(result, /Cannot find loop "loop-17"/, EXIT.notFound);
+  assertFailure(
+    await runMain(["get", "loop-17"], { ws: ws.path }),
+    /Cannot find loop "loop-17"/,
+    EXIT.notFound,
+  );
+});
+
 Deno.test("running answers 0 alive, 3 not running, 4 cannot tell", async () => {
   await using ws = await tempWorkspace();
   await using loop = await sleeper();
