@@ -1,14 +1,22 @@
 // The one place the CLI chooses a storage engine: every command sees only
-// the `Registry` interface. Today the engine is the file, LoopRegistry
-// (`<workspace>/.ralph/loops.json`); another engine plugs in here, with
-// what the CLI needs beyond the interface (a clean's preview).
+// the `Registry` interface. The engine is the file, LoopRegistry
+// (`<workspace>/.ralph/loops.json`), unless LOOPS_REDIS_URL names a Redis
+// server (namespace LOOPS_NAMESPACE, default the workspace's name); the
+// Redis engine is imported only then, so a file workspace pays nothing for
+// it. Also what the CLI needs beyond the interface (a clean's preview).
 import {
+  type Claim,
+  type ClaimOptions,
   defaultRegistryEnv,
   type LoopEntry,
+  type LoopInfo,
+  type LoopInspection,
   LoopRegistry,
   type Registry,
   type RegistryEnv,
+  type WatchOptions,
 } from "../mod.ts";
+import type { RedisRegistry } from "../redis.ts";
 import { Judge, removedByClean } from "../src/_liveness.ts";
 import { dirname } from "../src/_path.ts";
 import { CliError } from "./_errors.ts";
@@ -28,7 +36,87 @@ export function openRegistry(
   workspace: string,
   options: OpenOptions = {},
 ): Registry {
+  const url = readEnv("LOOPS_REDIS_URL");
+  if (url !== undefined && url !== "") {
+    const name = workspace.split("/").filter(Boolean).at(-1);
+    return new LazyRedisRegistry(
+      url,
+      readEnv("LOOPS_NAMESPACE") || name || "default",
+    );
+  }
   return new LoopRegistry(workspace, { lockTimeoutMs: options.lockTimeoutMs });
+}
+
+/** An environment variable, or `undefined` when unset or not readable. */
+function readEnv(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  return state === "granted" ? Deno.env.get(name) : undefined;
+}
+
+/**
+ * The Redis engine, connected (and imported) on first use, so that opening
+ * stays synchronous and costs nothing until a command reads or writes.
+ */
+class LazyRedisRegistry implements Registry {
+  readonly location: string;
+  #url: string;
+  #namespace: string;
+  #opened: Promise<RedisRegistry> | undefined;
+
+  constructor(url: string, namespace: string) {
+    this.#url = url;
+    this.#namespace = namespace;
+    let where = "Redis";
+    try {
+      const parsed = new URL(url);
+      where = `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+    } catch {
+      // openRedisRegistry reports the bad URL on first use.
+    }
+    this.location = `${where} [namespace ${namespace}]`;
+  }
+
+  #open(): Promise<RedisRegistry> {
+    this.#opened ??= import("../redis.ts").then(({ openRedisRegistry }) =>
+      openRedisRegistry(this.#url, { namespace: this.#namespace })
+    );
+    return this.#opened;
+  }
+
+  async register(entry: LoopEntry): Promise<string> {
+    return await (await this.#open()).register(entry);
+  }
+  async deregister(id: string): Promise<void> {
+    await (await this.#open()).deregister(id);
+  }
+  async deregisterPid(pid: number): Promise<boolean> {
+    return await (await this.#open()).deregisterPid(pid);
+  }
+  async get(id: string): Promise<LoopInfo | undefined> {
+    return await (await this.#open()).get(id);
+  }
+  async list(): Promise<LoopInfo[]> {
+    return await (await this.#open()).list();
+  }
+  async inspect(id: string): Promise<LoopInspection | undefined> {
+    return await (await this.#open()).inspect(id);
+  }
+  async cleanStale(): Promise<number> {
+    return await (await this.#open()).cleanStale();
+  }
+  async claim(prompt: string, options?: ClaimOptions): Promise<Claim> {
+    return await (await this.#open()).claim(prompt, options);
+  }
+  async *watch(options?: WatchOptions): AsyncGenerator<LoopInfo[]> {
+    yield* (await this.#open()).watch(options);
+  }
+  async close(): Promise<void> {
+    const opened = this.#opened;
+    this.#opened = undefined;
+    if (opened !== undefined) {
+      await (await opened.catch(() => undefined))?.close();
+    }
+  }
 }
 
 /**
