@@ -27,12 +27,12 @@ import {
 
 Deno.test("a registration that would pass the 128 MiB bound is refused", async () => {
   await using ws = await tempWorkspace();
-  const pad = "x".repeat(MAX_REGISTRY_BYTES - 400);
-  await writeRegistry(ws, JSON.stringify({ loops: [], pad }));
+  await registry(ws).register(fake("a", 7001));
   const before = await snapshot(ws.file);
   await assert.rejects(
-    registry(ws).register(fake("big", 7001, "p".repeat(1000))),
-    RangeError,
+    registry(ws).register(fake("big", 7002, "p".repeat(MAX_REGISTRY_BYTES))),
+    (error: unknown) =>
+      error instanceof RangeError && /128 MiB bound/.test(error.message),
   );
   assert.deepEqual(await snapshot(ws.file), before);
 });
