@@ -12,6 +12,7 @@ import {
   type LoopInfo,
   type LoopInspection,
   LoopRegistry,
+  mayStop,
   type Registry,
   type RegistryEnv,
   type WatchOptions,
@@ -136,6 +137,23 @@ export function assertWritable(registry: Registry): void {
       `Cannot register the loop as write access is not granted: run again with --allow-write=${dir}`,
     );
   }
+}
+
+/**
+ * Why this process must not signal `pid` on the registry's word, or
+ * `undefined` when it may. For the file engine, `mayStop`: the process must
+ * be the caller's (for root: the registry file owner's) and the registry
+ * trusted. Other engines' entries come from a server whose access control
+ * decides who may write them; their loops are signalled only when local and
+ * verified, like every loop.
+ */
+export function stopRefusal(
+  registry: Registry,
+  pid: number,
+): string | undefined {
+  if (!(registry instanceof LoopRegistry)) return undefined;
+  const decision = mayStop(registry.path, pid);
+  return decision.allowed ? undefined : decision.message;
 }
 
 /** An entry `cleanStale` would remove, and why. */

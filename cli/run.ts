@@ -1,5 +1,6 @@
 // `loops run -- CMD`: run a command as a registered loop, forward signals to
 // it, deregister it when it ends and exit with its code.
+import { guardInspectorSignal } from "../src/_inspector_guard.ts";
 import { type Claim, generateLoopId } from "../mod.ts";
 import { FORWARDED_SIGNALS } from "../src/_signals.ts";
 import { assertWritable } from "./_engine.ts";
@@ -49,6 +50,8 @@ entry is removed and loops exits with its exit code (128+N when it died of
 signal N; 127 when CMD or its #! interpreter is not found, 126 when it cannot
 be executed).`,
   async run(context, { values, positionals }) {
+    // A long-lived process: close the V8 inspector that SIGUSR1 would open.
+    guardInspectorSignal();
     if (positionals.length === 0) {
       throw new UsageError("Missing the command to run after --");
     }

@@ -16,6 +16,7 @@ import {
   type TreeMember,
 } from "../src/_process_tree.ts";
 import { SIGNAL_NUMBERS, type SignalName } from "../src/_signals.ts";
+import { stopRefusal } from "./_engine.ts";
 import { CliError, EXIT, UsageError } from "./_errors.ts";
 import { escapeText } from "./_format.ts";
 import { type CommandContext, defineCommand } from "./_spec.ts";
@@ -239,9 +240,18 @@ function send(pid: number, signal: Deno.Signal): void {
 class LoopTree {
   #loop: LoopInspection;
   #members: TreeMember[];
+  #refusal: (pid: number) => string | undefined;
 
-  constructor(loop: LoopInspection) {
+  /**
+   * @param loop The verified loop.
+   * @param refusal Why a pid must not be signalled (another user's), if so.
+   */
+  constructor(
+    loop: LoopInspection,
+    refusal: (pid: number) => string | undefined,
+  ) {
     this.#loop = loop;
+    this.#refusal = refusal;
     const startTime = loop.identity?.startTime ?? startTimeOf(loop.pid);
     const root = startTime === undefined ? [] : [{ pid: loop.pid, startTime }];
     this.#members = [...root, ...descendants(root)];
@@ -276,13 +286,25 @@ class LoopTree {
     return this.living().map((m) => m.pid);
   }
 
-  /** Signals every running member, the loop's process first. */
-  signal(signal: Deno.Signal): void {
-    if (this.#members.length === 0) {
-      if (!this.loopGone()) send(this.#loop.pid, signal);
-      return;
+  /**
+   * Signals every running member, the loop's process first; a member this
+   * process may not signal (another user's) is skipped and named.
+   *
+   * @throws {CliError} If the loop's own process may not be signalled.
+   */
+  signal(signal: Deno.Signal): string[] {
+    const pids = this.#members.length === 0
+      ? (this.loopGone() ? [] : [this.#loop.pid])
+      : this.living().map((member) => member.pid);
+    const skipped: string[] = [];
+    for (const pid of pids) {
+      const refusal = this.#refusal(pid);
+      if (refusal === undefined) send(pid, signal);
+      else if (pid === this.#loop.pid) {
+        throw new CliError(refusal, { exitCode: EXIT.refused });
+      } else skipped.push(refusal);
     }
-    for (const member of this.living()) send(member.pid, signal);
+    return skipped;
   }
 
   /** Whether every member is gone within `seconds` (polled every 50 ms). */
@@ -319,8 +341,10 @@ async function stopLoop(
   }
   // Snapshot the tree before signalling: once a shell dies its children are
   // reparented, and could no longer be found as the loop's.
-  const tree = new LoopTree(first);
-  tree.signal(signal);
+  const tree = new LoopTree(first, (pid) => stopRefusal(registry, pid));
+  for (const skipped of tree.signal(signal)) {
+    io.err(`loops: ${escapeText(skipped)}`);
+  }
   const left = (pids: number[]) => `pids ${pids.join(", ")} still running`;
   if (await tree.endsWithin(timeoutSeconds)) {
     await gone();
@@ -338,7 +362,9 @@ async function stopLoop(
   }
   if (!tree.loopGone()) await signallable(registry, id);
   tree.grow();
-  tree.signal("SIGKILL");
+  for (const skipped of tree.signal("SIGKILL")) {
+    io.err(`loops: ${escapeText(skipped)}`);
+  }
   if (await tree.endsWithin(5)) {
     await gone();
     io.out(`Killed loop ${shown} (pid ${first.pid}) with SIGKILL`);

@@ -3,6 +3,7 @@
 // piped, it is printed again on each change; with --json, one JSON array a
 // line (NDJSON) on each change. A held lock does not end it: it says it
 // waits, and retries.
+import { guardInspectorSignal } from "../src/_inspector_guard.ts";
 import { LockTimeoutError } from "../mod.ts";
 import { openRegistry } from "./_engine.ts";
 import { EXIT } from "./_errors.ts";
@@ -28,6 +29,8 @@ in place every second and whenever the registry or a loop's liveness changes
 (checked every 2 s); piped, it is printed again on each change. While another
 process holds the lock, it says so and retries.`,
   async run(context, { values, positionals }) {
+    // A long-lived process: close the V8 inspector that SIGUSR1 would open.
+    guardInspectorSignal();
     positionalsExactly(positionals, 0, "");
     const { json = false, ...selection } = values;
     const { io, workspace } = context;

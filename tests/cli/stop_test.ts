@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { EXIT } from "../../cli/_errors.ts";
 import { loops, readEntries, sleeper, tempWorkspace } from "../_helpers/cli.ts";
+import { rootSkipReason } from "../_helpers/core.ts";
 
 async function childrenOf(pid: number): Promise<number[]> {
   const output = await new Deno.Command("pgrep", { args: ["-P", `${pid}`] })
@@ -117,4 +118,34 @@ Deno.test("loops stop --all stops every running loop here, and no remote one", a
   assert.equal((await a.child.status).signal, "SIGTERM");
   assert.equal((await b.child.status).signal, "SIGTERM");
   assert.deepEqual((await readEntries(ws)).map((e) => e.id), ["far"]);
+});
+
+Deno.test({
+  name:
+    "root's loops stop refuses a planted entry naming another user's process",
+  ignore: rootSkipReason("setpriv") !== undefined,
+  async fn() {
+    await using ws = await tempWorkspace();
+    const victim = new Deno.Command("setpriv", {
+      args: ["--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "60"],
+      stdin: "null",
+    }).spawn();
+    try {
+      // Anyone who can write loops.json can name any pid, identity included.
+      const reg = await loops(
+        ["register", "--pid", `${victim.pid}`, "--prompt", "x", "--id", "p"],
+        { ws: ws.path },
+      );
+      assert.equal(reg.code, 0, reg.stderr);
+      const stopped = await loops(["stop", "p", "--force", "--timeout", "0"], {
+        ws: ws.path,
+      });
+      assert.equal(stopped.code, EXIT.refused, stopped.stderr);
+      assert.match(stopped.stderr, /belongs to .*65534/);
+      assert.ok(await running(victim.pid), "the other user's process lives");
+    } finally {
+      victim.kill("SIGKILL");
+      await victim.status;
+    }
+  },
 });
