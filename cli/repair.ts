@@ -1,4 +1,5 @@
-// `loops repair`: move a corrupt registry aside and start an empty one.
+// `loops repair`: keep what still decodes of a corrupt registry, copy the
+// whole file aside.
 import { EXIT } from "./_errors.ts";
 import { escapeText } from "./_format.ts";
 import { defineCommand } from "./_spec.ts";
@@ -7,12 +8,14 @@ import { positionalsExactly } from "./_values.ts";
 /** `loops repair` */
 export const repairCommand = defineCommand({
   name: "repair",
-  summary: "Move a corrupt registry aside and start empty",
+  summary: "Salvage a corrupt registry, copying the bad file aside",
   arguments: [],
   options: {},
   description:
-    `Moves a corrupt registry aside to .ralph/loops.json.corrupt-<time> and starts an
-empty one. A healthy registry is left alone.`,
+    `Keeps every entry of a corrupt registry that still decodes (before a cut,
+around a bad entry, before trailing garbage) and copies the whole file to
+.ralph/loops.json.corrupt-<time> first; a directory, FIFO or link in the
+file's or journal's place is moved aside. A healthy registry is left alone.`,
   async run({ io, registry }, { positionals }) {
     positionalsExactly(positionals, 0, "");
     const where = escapeText(registry.location);
@@ -24,9 +27,9 @@ empty one. A healthy registry is left alone.`,
     io.out(
       aside === undefined
         ? `Registry "${where}" is healthy: nothing to repair`
-        : `Moved the corrupt registry to "${
+        : `Repaired the registry: every entry that still decoded was kept; the bad file is copied to "${
           escapeText(aside)
-        }" and started an empty one`,
+        }"`,
     );
     return EXIT.ok;
   },

@@ -443,7 +443,7 @@ Deno.test("main() reports a corrupt registry in one line and repair fixes it", a
   assert.equal(await Deno.readTextFile(ws.file), "{oops");
   const repaired = await runMain(["repair"], { ws: ws.path });
   assert.equal(repaired.code, 0, repaired.stderr);
-  const aside = repaired.stdout.match(/^Moved the corrupt registry to "(.+)"/)
+  const aside = repaired.stdout.match(/the bad file is copied to "(.+)"/)
     ?.[1];
   assert.ok(aside !== undefined, repaired.stdout);
   assert.equal(await Deno.readTextFile(aside), "{oops");
