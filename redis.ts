@@ -28,6 +28,7 @@ export {
   type LeaseLostKind,
   openRedisRegistry,
   type RedisClaim,
+  type RedisClaimOptions,
   type RedisInspection,
   type RedisRegistry,
   type RedisRegistryOptions,

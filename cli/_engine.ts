@@ -105,8 +105,12 @@ class LazyRedisRegistry implements Registry {
   async cleanStale(): Promise<number> {
     return await (await this.#open()).cleanStale();
   }
+  /** A claim that registers again after losing its lease (`loops run`). */
   async claim(prompt: string, options?: ClaimOptions): Promise<Claim> {
-    return await (await this.#open()).claim(prompt, options);
+    return await (await this.#open()).claim(prompt, {
+      onLost: "re-register",
+      ...options,
+    });
   }
   async *watch(options?: WatchOptions): AsyncGenerator<LoopInfo[]> {
     yield* (await this.#open()).watch(options);

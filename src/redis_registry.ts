@@ -75,6 +75,20 @@ export interface RedisRegistryOptions {
   streamLength?: number;
 }
 
+/** Options for {@linkcode RedisRegistry.prototype.claim}. */
+export interface RedisClaimOptions extends ClaimOptions {
+  /**
+   * What a claim does when it loses its lease (not confirmed in time, or
+   * gone from the server): `stop` aborts `signal` and stops renewing;
+   * `re-register` dispatches `lost`, registers the same entry again every
+   * third of the TTL until it succeeds (then dispatches `regained`), and
+   * aborts `signal` only when another registration holds the id.
+   *
+   * @default {"stop"}
+   */
+  onLost?: "stop" | "re-register";
+}
+
 /** An entry with its liveness verdict and its lease, from `inspect`. */
 export interface RedisInspection extends LoopInspection {
   /**
@@ -92,7 +106,9 @@ export interface RedisInspection extends LoopInspection {
  * when the last confirmed renewal was sent), or the server answers that
  * the registration is gone or taken over, `signal` aborts with a
  * {@linkcode LeaseLostError} and renewals stop: the loop should stop, or
- * claim again.
+ * claim again. With `onLost: "re-register"` the claim instead dispatches a
+ * `lost` event (a `CustomEvent` whose `detail` is the `LeaseLostError`),
+ * registers again, and dispatches `regained` once it holds the id again.
  *
  * @example React to a lost lease
  * ```ts ignore
@@ -105,8 +121,11 @@ export interface RedisInspection extends LoopInspection {
  * });
  * ```
  */
-export interface RedisClaim extends Claim {
-  /** Aborted, with a {@linkcode LeaseLostError}, when the lease is lost. */
+export interface RedisClaim extends Claim, EventTarget {
+  /**
+   * Aborted, with a {@linkcode LeaseLostError}, when the claim has lost its
+   * registration for good (under `onLost: "stop"`, at the first loss).
+   */
   readonly signal: AbortSignal;
 }
 
@@ -185,11 +204,12 @@ export interface RedisRegistry extends Registry {
    * {@linkcode RedisClaim}.
    *
    * @param prompt The prompt or task of the loop.
-   * @param options The id, pid, worktree and signal handling.
+   * @param options The id, pid, worktree, signal handling and what to do
+   *   when the lease is lost.
    * @returns The claim.
    * @throws {LoopIdTakenError} If a live loop has the same id.
    */
-  claim(prompt: string, options?: ClaimOptions): Promise<RedisClaim>;
+  claim(prompt: string, options?: RedisClaimOptions): Promise<RedisClaim>;
   /**
    * One entry with its verdict and lease, expired or not; changes nothing.
    *
@@ -255,9 +275,7 @@ class RedisEngine implements RedisRegistry {
   }
 
   get location(): string {
-    return `${this.#connection.location} namespace ${
-      JSON.stringify(this.namespace)
-    }`;
+    return `${this.#connection.location} [namespace ${this.namespace}]`;
   }
 
   #script(
@@ -290,7 +308,8 @@ class RedisEngine implements RedisRegistry {
     return stored;
   }
 
-  #judges = (): (entry: LoopEntry) => Judge => {
+  /** The judges of one call: one per workspace (worktrees resolve there). */
+  #judges(): (entry: LoopEntry) => Judge {
     const judges = new Map<string, Judge>();
     return (entry) => {
       let judge = judges.get(entry.workspace);
@@ -300,7 +319,7 @@ class RedisEngine implements RedisRegistry {
       }
       return judge;
     };
-  };
+  }
 
   async #register(entry: LoopEntry, token: string): Promise<LoopEntry> {
     validate(entry);
@@ -427,7 +446,10 @@ class RedisEngine implements RedisRegistry {
     return removed;
   }
 
-  async claim(prompt: string, options: ClaimOptions = {}): Promise<RedisClaim> {
+  async claim(
+    prompt: string,
+    options: RedisClaimOptions = {},
+  ): Promise<RedisClaim> {
     const entry = createLoopEntry(prompt, {
       id: options.id,
       pid: options.pid,
@@ -441,6 +463,7 @@ class RedisEngine implements RedisRegistry {
       ttlMs: this.ttlMs,
       sent,
       handleSignals: options.handleSignals ?? true,
+      reRegister: options.onLost === "re-register",
     });
   }
 
@@ -472,6 +495,7 @@ class RedisEngine implements RedisRegistry {
         }
         return stored;
       },
+      register: (entry, token) => this.#register(entry, token),
       release: async (id, token) => {
         const [removed] = await this.#script("deregister", [id, token]);
         return removed === 1;
@@ -549,19 +573,26 @@ interface ClaimOps {
     timeoutMs: number,
   ): Promise<HeartbeatResult>;
   reassign(entry: LoopEntry, token: string): Promise<LoopEntry>;
+  register(entry: LoopEntry, token: string): Promise<LoopEntry>;
   release(id: string, token: string): Promise<boolean>;
   identify: RegistryEnv["identify"];
 }
 
-class LeasedClaim implements RedisClaim {
+// A claim's states: held (renewing; the lost timer fires at the lease's
+// deadline), lost (under re-register: registering again), ended (released,
+// or lost for good: `signal` aborted). Only a confirmed renewal or
+// registration moves the deadline, to the time its call was sent + TTL.
+class LeasedClaim extends EventTarget implements RedisClaim {
   readonly #ops: ClaimOps;
-  readonly #token: string;
   readonly #ttlMs: number;
+  readonly #reRegister: boolean;
   readonly #controller = new AbortController();
+  #token: string;
   #entry: LoopEntry;
   #deadline: number;
+  #held = true;
   #released = false;
-  #renewing = false;
+  #busy = false;
   #renewTimer: ReturnType<typeof setInterval> | undefined;
   #lostTimer: ReturnType<typeof setTimeout> | undefined;
   #cleanups: (() => void)[] = [];
@@ -570,16 +601,23 @@ class LeasedClaim implements RedisClaim {
     ops: ClaimOps,
     entry: LoopEntry,
     token: string,
-    options: { ttlMs: number; sent: number; handleSignals: boolean },
+    options: {
+      ttlMs: number;
+      sent: number;
+      handleSignals: boolean;
+      reRegister: boolean;
+    },
   ) {
+    super();
     this.#ops = ops;
     this.#entry = entry;
     this.#token = token;
     this.#ttlMs = options.ttlMs;
+    this.#reRegister = options.reRegister;
     this.#deadline = options.sent + options.ttlMs;
     this.#armLost();
     const renewTimer = setInterval(
-      () => this.#renew(),
+      () => this.#tick(),
       Math.max(1, Math.floor(options.ttlMs / 3)),
     );
     Deno.unrefTimer(renewTimer);
@@ -615,6 +653,10 @@ class LeasedClaim implements RedisClaim {
     return this.#controller.signal;
   }
 
+  get #ended(): boolean {
+    return this.#released || this.#controller.signal.aborted;
+  }
+
   #armLost(): void {
     clearTimeout(this.#lostTimer);
     const lostTimer = setTimeout(
@@ -625,30 +667,62 @@ class LeasedClaim implements RedisClaim {
     this.#lostTimer = lostTimer;
   }
 
-  #stopTimers(): void {
+  #end(): void {
     clearInterval(this.#renewTimer);
     clearTimeout(this.#lostTimer);
   }
 
-  #lose(kind: "lost" | "taken-over" | "unconfirmed", cause?: unknown): void {
-    this.#stopTimers();
-    if (this.#released || this.#controller.signal.aborted) return;
-    this.#controller.abort(
-      new LeaseLostError(this.#entry.id, kind, { cause }),
-    );
+  #lose(kind: LeaseLostKind, cause?: unknown): void {
+    if (this.#ended || !this.#held) return;
+    clearTimeout(this.#lostTimer);
+    const error = new LeaseLostError(this.#entry.id, kind, { cause });
+    if (this.#reRegister && kind !== "taken-over") {
+      this.#held = false;
+      this.dispatchEvent(new CustomEvent("lost", { detail: error }));
+      return;
+    }
+    this.#end();
+    this.#controller.abort(error);
   }
 
-  #renew(): void {
-    if (this.#renewing) return;
-    this.#renewing = true;
-    this.heartbeat().catch(() => {
+  #tick(): void {
+    if (this.#busy || this.#ended) return;
+    this.#busy = true;
+    const step = this.#held ? this.heartbeat() : this.#regain();
+    step.catch(() => {
       // Not confirmed: the lost timer decides at the deadline.
-    }).finally(() => this.#renewing = false);
+    }).finally(() => this.#busy = false);
+  }
+
+  /** Under re-register: registers the entry again with a new token. */
+  async #regain(): Promise<void> {
+    const token = crypto.randomUUID();
+    const sent = performance.now();
+    try {
+      this.#entry = await this.#ops.register(this.#entry, token);
+    } catch (error) {
+      if (error instanceof LoopIdTakenError) {
+        this.#end();
+        this.#controller.abort(
+          new LeaseLostError(this.#entry.id, "taken-over", { cause: error }),
+        );
+      }
+      return;
+    }
+    if (this.#ended) {
+      await this.#ops.release(this.#entry.id, token);
+      return;
+    }
+    this.#token = token;
+    this.#deadline = sent + this.#ttlMs;
+    this.#held = true;
+    this.#armLost();
+    this.dispatchEvent(new Event("regained"));
   }
 
   async heartbeat(): Promise<HeartbeatResult> {
     const sent = performance.now();
-    const live = !this.#released && !this.#controller.signal.aborted;
+    const live = !this.#ended && this.#held;
     const budget = live ? Math.max(1, this.#deadline - sent) : 5000;
     let result: HeartbeatResult;
     try {
@@ -662,7 +736,7 @@ class LeasedClaim implements RedisClaim {
     }
     if (result !== "renewed") {
       this.#lose(result);
-    } else if (!this.#released && !this.#controller.signal.aborted) {
+    } else if (live && this.#held) {
       this.#deadline = sent + this.#ttlMs;
       this.#armLost();
     }
@@ -686,15 +760,23 @@ class LeasedClaim implements RedisClaim {
     const identity = isValidPid(pid) ? this.#ops.identify(pid) : undefined;
     if (identity !== undefined) moved.identity = identity;
     const sent = performance.now();
-    this.#entry = await this.#ops.reassign(moved, this.#token);
-    this.#deadline = sent + this.#ttlMs;
-    if (!this.#controller.signal.aborted) this.#armLost();
+    try {
+      this.#entry = await this.#ops.reassign(moved, this.#token);
+    } catch (error) {
+      if (error instanceof LoopIdTakenError) this.#lose("taken-over", error);
+      else if (error instanceof LoopNotFoundError) this.#lose("lost", error);
+      throw error;
+    }
+    if (!this.#ended && this.#held) {
+      this.#deadline = sent + this.#ttlMs;
+      this.#armLost();
+    }
   }
 
   async release(): Promise<boolean> {
     const first = !this.#released;
     this.#released = true;
-    this.#stopTimers();
+    this.#end();
     for (const cleanup of this.#cleanups.splice(0)) cleanup();
     const removed = await this.#ops.release(this.#entry.id, this.#token);
     return first && removed;

@@ -211,6 +211,22 @@ test("a stopped server: every claim reports lost by its deadline, nothing hangs"
       registry.claim(`loop ${n}`, { pid: 4_000_000 + n, handleSignals: false })
     ),
   );
+  const phoenix = await registry.claim("re-registers", {
+    pid: 4_000_009,
+    handleSignals: false,
+    onLost: "re-register",
+  });
+  const events: string[] = [];
+  const regained = new Promise<void>((resolve) => {
+    phoenix.addEventListener("lost", (event) => {
+      assert.ok((event as CustomEvent).detail instanceof LeaseLostError);
+      events.push("lost");
+    });
+    phoenix.addEventListener("regained", () => {
+      events.push("regained");
+      resolve();
+    });
+  });
   const lost = Promise.all(
     claims.map((claim) =>
       new Promise<unknown>((resolve) =>
@@ -239,23 +255,67 @@ test("a stopped server: every claim reports lost by its deadline, nothing hangs"
       assert.equal(reason.kind, "unconfirmed");
     }
     await assert.rejects(registry.list(), RedisUnavailableError);
+    assert.deepEqual(events, ["lost"]);
+    assert.equal(phoenix.signal.aborted, false);
     Deno.kill(server.pid, "SIGCONT");
     stopped = false;
-    // The server's clock went on: the leases ended, and a new claim works.
-    await until(
-      "the stopped leases are gone",
-      async () => (await registry.list()).length === 0,
-      5000,
-    );
+    // The server's clock went on: the leases ended; the re-registering
+    // claim holds its id again, and a new claim works.
+    await Promise.race([
+      regained,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error("not regained")), 5000)
+      ),
+    ]);
+    assert.deepEqual(events, ["lost", "regained"]);
     const again = await registry.claim("again", {
       pid: 4_000_010,
       handleSignals: false,
     });
-    assert.deepEqual(ids(await registry.list()), [again.id]);
+    assert.deepEqual(ids(await registry.list()), [again.id, phoenix.id].sort());
+    assert.equal(await phoenix.heartbeat(), "renewed");
     assert.equal(await again.release(), true);
+    assert.equal(await phoenix.release(), true);
     for (const claim of claims) assert.equal(await claim.release(), false);
   } finally {
     if (stopped) Deno.kill(server.pid, "SIGCONT");
+    await registry.close();
+  }
+});
+
+test("a claim's renewals notice a take-over and abort its signal", async (server) => {
+  const registry = await open(server, "taken", 600, ALIVE);
+  try {
+    const claim = await registry.claim("mine", {
+      pid: 3_200_001,
+      handleSignals: false,
+    });
+    const aborted = new Promise<unknown>((resolve) =>
+      claim.signal.addEventListener(
+        "abort",
+        () => resolve(claim.signal.reason),
+      )
+    );
+    await registry.deregister(claim.id);
+    await registry.register(
+      createLoopEntry("theirs", {
+        id: claim.id,
+        pid: 3_200_002,
+        workspace: "/ws",
+      }),
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const reason = await Promise.race([
+      aborted,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("not aborted")), 5000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.ok(reason instanceof LeaseLostError);
+    assert.equal(reason.kind, "taken-over");
+    assert.equal(await claim.release(), false);
+    assert.equal((await registry.get(claim.id))?.prompt, "theirs");
+  } finally {
     await registry.close();
   }
 });
