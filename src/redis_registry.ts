@@ -246,6 +246,25 @@ function validate(entry: LoopEntry): void {
   }
 }
 
+/**
+ * An entry read back from the server, or `undefined` when the stored text
+ * is not one (written by something else): such an entry is never listed.
+ */
+function parseEntry(json: string): LoopEntry | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const entry = value as Record<string, unknown>;
+  const ok = typeof entry.id === "string" && typeof entry.pid === "number" &&
+    typeof entry.started === "string" && typeof entry.prompt === "string" &&
+    typeof entry.workspace === "string";
+  return ok ? value as LoopEntry : undefined;
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -359,8 +378,10 @@ class RedisEngine implements RedisRegistry {
     const reply = await this.#script("get", [id, all ? "1" : "0"]);
     if (reply.length < 3) return undefined;
     const json = String(reply[1]);
+    const entry = parseEntry(json);
+    if (entry === undefined) return undefined;
     return {
-      entry: JSON.parse(json) as LoopEntry,
+      entry,
       json,
       deadline: Number(reply[2]),
       now: Number(reply[0]),
@@ -403,8 +424,9 @@ class RedisEngine implements RedisRegistry {
     let next = Infinity;
     for (let i = 2; i + 2 < reply.length; i += 3) {
       const json = String(reply[i + 1]);
-      const entry = JSON.parse(json) as LoopEntry;
+      const entry = parseEntry(json);
       next = Math.min(next, Number(reply[i + 2]) - now);
+      if (entry === undefined) continue;
       raw.push([entry, json]);
       const status = judgeOf(entry).verdict(entry);
       if (status !== "dead") loops.push({ ...entry, status });
@@ -795,7 +817,8 @@ class LeasedClaim extends EventTarget implements RedisClaim {
  * every third of `ttlMs`. A pid of this host and pid namespace is probed as
  * the file engine probes it (a dead pid hides its loop at once); loops of
  * other hosts are `remote`, and only their lease decides. Every operation
- * is one atomic Lua script; every call has a deadline (`timeoutMs`).
+ * is one atomic Lua script; every call has a deadline (`timeoutMs`). Needs
+ * Redis 6.2 or later (or Valkey).
  *
  * Requires `--allow-net=HOST:PORT` and
  * `--allow-env=REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS` (node-redis

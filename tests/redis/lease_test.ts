@@ -15,6 +15,7 @@ import {
   type RedisRegistry,
   RedisUnavailableError,
 } from "../../redis.ts";
+import { namespaceKeys } from "../../src/_redis_scripts.ts";
 import { lineReader } from "../_helpers/lines.ts";
 import {
   type RedisServer,
@@ -370,6 +371,49 @@ test("watch() resumes after the server restarts", async (server) => {
   } finally {
     await registry.close();
     await restarted?.[Symbol.asyncDispose]();
+  }
+});
+
+test("an ACL user limited to its namespace's keys works there only", async (server) => {
+  assert.equal(
+    await server.command(
+      "ACL",
+      "SETUSER",
+      "team",
+      "on",
+      ">pw",
+      "~loops:{team}:*",
+      "+@all",
+    ),
+    "+OK",
+  );
+  const url = server.url.replace("redis://", "redis://team:pw@");
+  const mine = await openRedisRegistry(url, { namespace: "team", env: ALIVE });
+  const other = await openRedisRegistry(url, { namespace: "other" });
+  try {
+    const entry = createLoopEntry("t", { pid: 3_300_001, workspace: "/ws" });
+    await mine.register(entry);
+    assert.deepEqual(ids(await mine.list()), [entry.id]);
+    assert.ok(!mine.location.includes("pw"));
+    await assert.rejects(other.list(), /NOPERM|can't access/);
+  } finally {
+    await mine.close();
+    await other.close();
+  }
+});
+
+test("an entry the engine did not write is never listed", async (server) => {
+  const registry = await open(server, "foreign", 60_000, ALIVE);
+  try {
+    const entry = createLoopEntry("mine", { pid: 3_300_002, workspace: "/ws" });
+    await registry.register(entry);
+    const [lease, entries] = namespaceKeys("loops:", "foreign");
+    await server.command("HSET", entries!, "bad", "{not json");
+    await server.command("ZADD", lease!, "9999999999999", "bad");
+    assert.deepEqual(ids(await registry.list()), [entry.id]);
+    assert.equal(await registry.get("bad"), undefined);
+  } finally {
+    await registry.close();
   }
 });
 
