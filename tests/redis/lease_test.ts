@@ -93,7 +93,9 @@ function open(
 }
 
 test("a kill -9 of a heartbeating loop on another host ends it after its lease, seen by watch", async (server) => {
-  const ttl = 1500;
+  // Long enough that a loaded machine (tests run in parallel) does not
+  // starve the child's renewals (every ttl / 3) past the lease.
+  const ttl = 2500;
   const registry = await open(server, "kill9", ttl);
   try {
     const holder = child(server, [
@@ -105,9 +107,9 @@ test("a kill -9 of a heartbeating loop on another host ends it after its lease, 
       "another-host",
     ]);
     assert.equal(await holder.next(), "ready");
-    // Renewals keep it listed past two leases (as a remote loop: its pid
-    // means nothing here).
-    await new Promise((resolve) => setTimeout(resolve, 2 * ttl));
+    // Renewals keep it listed past its first lease (as a remote loop: its
+    // pid means nothing here).
+    await new Promise((resolve) => setTimeout(resolve, 1.2 * ttl));
     const alive = await registry.get("loop-kill-9");
     assert.equal(alive?.status, "remote");
 
@@ -371,6 +373,59 @@ test("watch() resumes after the server restarts", async (server) => {
   } finally {
     await registry.close();
     await restarted?.[Symbol.asyncDispose]();
+  }
+});
+
+test("a restarted server with AOF keeps the loops; claims and watch carry on", async (server) => {
+  const dir = await Deno.makeTempDir({ prefix: "loops_redis_aof_" });
+  await server[Symbol.asyncDispose]();
+  const aof = ["--appendonly", "yes", "--appendfsync", "always", "--dir", dir];
+  let current = await startRedis({ port: server.port, args: aof });
+  const registry = await open(current, "aof", 4000, ALIVE);
+  try {
+    const claim = await registry.claim("survives", {
+      pid: 3_400_001,
+      handleSignals: false,
+    });
+    const controller = new AbortController();
+    const seen: string[][] = [];
+    const other = createLoopEntry("after", {
+      pid: 3_400_002,
+      workspace: "/ws",
+    });
+    for await (
+      const loops of registry.watch({
+        signal: controller.signal,
+        intervalMs: 200,
+      })
+    ) {
+      seen.push(loops.map((loop) => loop.id));
+      if (seen.length === 1) {
+        await current[Symbol.asyncDispose]();
+        current = await startRedis({ port: server.port, args: aof });
+        await until("the registry reconnects", async () => {
+          try {
+            await registry.register(other);
+            return true;
+          } catch (error) {
+            if (error instanceof RedisUnavailableError) return false;
+            throw error;
+          }
+        }, 10_000);
+      } else if (loops.some((loop) => loop.id === other.id)) {
+        controller.abort();
+      }
+    }
+    assert.deepEqual(seen[0], [claim.id]);
+    // Listed once each: the claim's registration outlived the restart.
+    assert.deepEqual(seen.at(-1)?.sort(), [claim.id, other.id].sort());
+    assert.equal(await claim.heartbeat(), "renewed");
+    assert.equal(claim.signal.aborted, false);
+    assert.equal(await claim.release(), true);
+  } finally {
+    await registry.close();
+    await current[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
