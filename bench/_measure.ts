@@ -14,10 +14,16 @@ export interface Case<K extends string = string> {
   callsPerRun?: number;
   /** Least runs per round, for slow cases. */
   minRuns?: number;
+  /**
+   * Measures a round itself and returns its calls per second (another
+   * program timing its own calls); `run` is then not called.
+   */
+  measure?: (budgetMs: number) => Promise<number>;
 }
 
 /** Calls per second of one round of `item`, for about `budgetMs`. */
 export async function rate(item: Case, budgetMs: number): Promise<number> {
+  if (item.measure !== undefined) return await item.measure(budgetMs);
   const minRuns = item.minRuns ?? 20;
   const start = performance.now();
   let runs = 0;
@@ -42,6 +48,10 @@ export async function measureAll<K extends string>(
 ): Promise<Map<K, number>> {
   const samples = new Map<K, number[]>(cases.map((c) => [c.key, []]));
   for (const item of cases) {
+    if (item.measure !== undefined) {
+      await item.measure(options.budgetMs / 4); // also sizes its first round
+      continue;
+    }
     // Warm up: JIT, page cache, and the first write of journals.
     for (let i = 0; i < Math.min(item.minRuns ?? 20, 20); i++) {
       const result = item.run();

@@ -37,19 +37,29 @@ import {
   writeFixture,
 } from "./_fixture.ts";
 import { type Case, measureAll, median, percentile, rate } from "./_measure.ts";
+import {
+  buildLockBaseline,
+  fairness,
+  findRalph,
+  lockBaselinePhase,
+  ralphMeasure,
+} from "./_ralph.ts";
 import { aliveEnv as alive, lineReader } from "../tests/_helpers/core.ts";
 import { checkMarkers, MarkerError, updateDoc } from "./report/doc.ts";
 import {
   type CliKey,
   type CliResult,
   type ContentionResult,
+  DISTINCT,
   KEYS,
+  type LockBaseline,
   type Machine,
   NOPROBE_SIZES,
   type PhaseKey,
   type PhaseResult,
   PROCESSES,
   type Procs,
+  ralphKey,
   type Results,
   type SingleKey,
   type SingleResult,
@@ -61,6 +71,8 @@ import { renderTables } from "./report/tables.ts";
 import { evaluate } from "./report/targets.ts";
 
 const HOLDERS = 4;
+/** The distinct-process fixture: one live process per entry. */
+const DISTINCT_HOLDERS = 100;
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 interface Settings {
@@ -91,6 +103,8 @@ const PHASES: Record<PhaseKey, string> = {
 async function single(
   tmp: string,
   holders: Holders,
+  distinct: Holders,
+  ralph: string | undefined,
   settings: Settings,
 ): Promise<{
   results: SingleResult[];
@@ -140,6 +154,43 @@ async function single(
     },
   ];
   const workspaces = new Map<number, string>();
+  const ralphWorkspaces = new Map<number, string>();
+  // 100 entries of 100 distinct live processes: each loop is its own process.
+  const distinctWorkspace = await Deno.makeTempDir({
+    dir: tmp,
+    prefix: "distinct_",
+  });
+  writeFixture(distinctWorkspace, DISTINCT_HOLDERS, distinct);
+  const distinctRegistry = new LoopRegistry(distinctWorkspace);
+  cases.push(
+    {
+      key: `list.${DISTINCT}`,
+      label: "list, 100 entries of 100 distinct processes",
+      entries: DISTINCT_HOLDERS,
+      run: () => distinctRegistry.list(),
+      group: "read",
+    },
+    {
+      key: `get.${DISTINCT}`,
+      label: "get, 100 entries of 100 distinct processes",
+      entries: DISTINCT_HOLDERS,
+      run: () => distinctRegistry.get(fixtureId(50)),
+      group: "read",
+    },
+  );
+  if (ralph !== undefined) {
+    const theirs = await Deno.makeTempDir({ dir: tmp, prefix: "ralphd_" });
+    writeFixture(theirs, DISTINCT_HOLDERS, distinct);
+    ralphWorkspaces.set(-DISTINCT_HOLDERS, theirs);
+    cases.push({
+      key: ralphKey("list", DISTINCT),
+      label: "ralph's list, 100 entries of 100 distinct processes (seedreg)",
+      entries: DISTINCT_HOLDERS,
+      run: () => {},
+      measure: ralphMeasure(ralph, theirs, "list", 20),
+      group: "ralph",
+    });
+  }
   for (const size of SIZES) {
     const workspace = await Deno.makeTempDir({
       dir: tmp,
@@ -184,6 +235,33 @@ async function single(
         group: "read",
       },
     );
+    if (ralph !== undefined) {
+      // ralph rewrites the file on every call: its own copy of the fixture.
+      const theirs = await Deno.makeTempDir({
+        dir: tmp,
+        prefix: `ralph${size}_`,
+      });
+      writeFixture(theirs, size, holders);
+      ralphWorkspaces.set(size, theirs);
+      cases.push(
+        {
+          key: ralphKey("pair", size),
+          label: "ralph's register + deregister (seedreg, per call)",
+          entries: size,
+          run: () => {},
+          measure: ralphMeasure(ralph, theirs, "pair", slow ? 2 : 20),
+          group: "ralph",
+        },
+        {
+          key: ralphKey("list", size),
+          label: "ralph's list (seedreg)",
+          entries: size,
+          run: () => {},
+          measure: ralphMeasure(ralph, theirs, "list", slow ? 3 : 20),
+          group: "ralph",
+        },
+      );
+    }
     const noprobe = NOPROBE_SIZES.find((s) => s === size);
     if (noprobe !== undefined) {
       const stubbed = new LoopRegistry(workspace, { env: alive });
@@ -236,7 +314,20 @@ async function single(
     onRound: (n) => log(`  round ${n}/${settings.rounds}`),
   });
   // Nothing may have been cleaned, and the benchmark's own entry is gone.
-  for (const [size, workspace] of workspaces) {
+  for (const [size, workspace] of ralphWorkspaces) {
+    const left = readFixture(join(workspace, ".ralph", "loops.json")).length;
+    if (left !== Math.abs(size)) {
+      throw new Error(
+        `Cannot trust the run as ralph's ${size}-entry registry changed: ${left} entries`,
+      );
+    }
+  }
+  for (
+    const [size, workspace] of [
+      ...workspaces,
+      [DISTINCT_HOLDERS, distinctWorkspace] as const,
+    ]
+  ) {
     const left = readFixture(join(workspace, ".ralph", "loops.json")).length;
     const listed = (await new LoopRegistry(workspace).list()).length;
     if (left !== size || listed !== size) {
@@ -332,6 +423,8 @@ const PHASE_CONFIGS: PhaseConfig[] = [
 interface Phase {
   rate: number;
   latencies: number[];
+  /** Calls of the least served worker over the most served. */
+  fairness: number;
   problems: string[];
 }
 
@@ -375,7 +468,12 @@ async function contentionPhase(
   }
   const latencies = reports.flatMap((r) => r.latencies);
   const elapsed = Math.max(...reports.map((r) => r.elapsedMs));
-  return { rate: latencies.length / (elapsed / 1000), latencies, problems };
+  return {
+    rate: latencies.length / (elapsed / 1000),
+    latencies,
+    fairness: fairness(reports.map((r) => r.latencies.length)),
+    problems,
+  };
 }
 
 /**
@@ -386,7 +484,10 @@ async function contentionPhase(
 async function contention(
   tmp: string,
   settings: Settings,
-): Promise<{ results: ContentionResult[]; floor: number }> {
+  lockBaseline: string | undefined,
+): Promise<
+  { results: ContentionResult[]; floor: number; baseline?: LockBaseline }
+> {
   const workers = await startWorkers(Math.max(...PROCESSES));
   const floorFile = join(tmp, "contention_floor.json");
   prepareFloorFile(floorFile);
@@ -400,8 +501,25 @@ async function contention(
       PHASE_CONFIGS.map((config) => [config, []]),
     );
     const floors: number[] = [];
+    const baselineProcs = 8;
+    const baseline: { latencies: number[]; rate: number; fairness: number }[] =
+      [];
     for (let round = 0; round < settings.contentionRounds; round++) {
       floors.push(await rate(floor, settings.budgetMs));
+      if (lockBaseline !== undefined) {
+        const runs = await lockBaselinePhase(
+          lockBaseline,
+          floorFile,
+          baselineProcs,
+          settings.contentionMs,
+        );
+        const all = runs.flat();
+        baseline.push({
+          latencies: all,
+          rate: all.length / (settings.contentionMs / 1000),
+          fairness: fairness(runs.map((r) => r.length)),
+        });
+      }
       for (const config of PHASE_CONFIGS) {
         phases.get(config)!.push(
           await contentionPhase(tmp, workers, config, settings.contentionMs),
@@ -421,10 +539,24 @@ async function contention(
         rate: median(runs.map((r) => r.rate)),
         p50Ms: percentile(latencies, 50),
         p99Ms: percentile(latencies, 99),
+        fairness: median(runs.map((r) => r.fairness)),
         lost: problems.length > 0 ? problems.join("; ") : undefined,
       };
     });
-    return { results, floor: median(floors) };
+    const sorted = Float64Array.from(baseline.flatMap((b) => b.latencies))
+      .sort();
+    return {
+      results,
+      floor: median(floors),
+      baseline: lockBaseline === undefined ? undefined : {
+        procs: baselineProcs,
+        calls: sorted.length,
+        rate: median(baseline.map((b) => b.rate)),
+        p50Ms: percentile(sorted, 50),
+        p99Ms: percentile(sorted, 99),
+        fairness: median(baseline.map((b) => b.fairness)),
+      },
+    };
   } finally {
     await stopWorkers(workers);
   }
@@ -571,15 +703,35 @@ async function bench(args: string[]): Promise<number> {
   const tmp = await Deno.makeTempDir({ prefix: "loops_bench_" });
   try {
     await using holders = spawnHolders(HOLDERS);
+    await using distinct = spawnHolders(DISTINCT_HOLDERS);
+    const ralph = await findRalph();
+    log(
+      "path" in ralph
+        ? `ralph's code: ${ralph.path}`
+        : `ralph's code not measured: ${ralph.missing}`,
+    );
+    const lockC = await buildLockBaseline(tmp);
+    if ("missing" in lockC) {
+      log(`C lock baseline not measured: ${lockC.missing}`);
+    }
     log("single process: floors and library calls");
     const { results: singleResults, breakdown, workspaces } = await single(
       tmp,
       holders,
+      distinct,
+      "path" in ralph ? ralph.path : undefined,
       settings,
     );
     log("contention");
-    const { results: contentionResults, floor: contentionFloor } =
-      await contention(tmp, settings);
+    const {
+      results: contentionResults,
+      floor: contentionFloor,
+      baseline: lockBaseline,
+    } = await contention(
+      tmp,
+      settings,
+      "path" in lockC ? lockC.path : undefined,
+    );
     log("CLI wall time");
     const cliResults = await cli(
       tmp,
@@ -603,6 +755,9 @@ async function bench(args: string[]): Promise<number> {
       breakdown,
       contention: contentionResults,
       contentionFloor,
+      lockBaseline,
+      lockBaselineMissing: "missing" in lockC ? lockC.missing : undefined,
+      ralph,
       cli: cliResults,
       targets: [],
     };

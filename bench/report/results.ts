@@ -31,11 +31,28 @@ export const KEYS = {
 export type FixedKey = (typeof KEYS)[keyof typeof KEYS];
 /** A library call measured at each size. */
 export type SizedOp = "pair" | "list" | "get";
+/**
+ * The fixture of 100 entries held by 100 distinct live processes (each loop
+ * is its own process), beside the sizes whose entries share 4 processes.
+ */
+export const DISTINCT = "100.distinct" as const;
+/** ralph's own registry code (`seedreg`), measured on the same fixtures. */
+export type RalphKey = `ralph.${"pair" | "list"}.${Size | typeof DISTINCT}`;
 /** The key of one single-process measurement. */
 export type SingleKey =
   | FixedKey
   | `${SizedOp}.${Size}`
-  | `list.${(typeof NOPROBE_SIZES)[number]}.noprobe`;
+  | `${"list" | "get"}.${typeof DISTINCT}`
+  | `list.${(typeof NOPROBE_SIZES)[number]}.noprobe`
+  | RalphKey;
+
+/** The key of ralph's measurement of the same call, e.g. `ralph.list.100`. */
+export function ralphKey(
+  op: "pair" | "list",
+  size: Size | typeof DISTINCT,
+): RalphKey {
+  return `ralph.${op}.${size}`;
+}
 
 /** The key of a library call at one size, e.g. `sized("list", 100)`. */
 export function sized<Op extends SizedOp, S extends Size>(
@@ -62,7 +79,7 @@ export const CLI_KEYS = ["empty", "node", "version", "list", "json"] as const;
 /** A command whose wall time is measured. */
 export type CliKey = (typeof CLI_KEYS)[number];
 
-/** The targets of issue 4. */
+/** The targets of issues 4 and 13. */
 export type TargetKey =
   | "pair"
   | "list"
@@ -70,7 +87,15 @@ export type TargetKey =
   | "linear"
   | "contention"
   | "lost"
-  | "cli";
+  | "cli"
+  | "ralph.list.1"
+  | "ralph.list.distinct"
+  | "ralph.list.10000"
+  | "ralph.pair.1"
+  | "ralph.pair.100"
+  | "ralph.pair.10000"
+  | "lock.p99"
+  | "lock.fairness";
 
 /** The machine the run was made on. */
 export interface Machine {
@@ -87,7 +112,7 @@ export interface SingleResult {
   key: SingleKey;
   label: string;
   entries?: number;
-  group: "floor" | "diag" | "probe" | "write" | "read";
+  group: "floor" | "diag" | "probe" | "write" | "read" | "ralph";
   /** Calls per second (median of the rounds). */
   rate: number;
 }
@@ -109,8 +134,23 @@ export interface ContentionResult {
   rate: number;
   p50Ms: number;
   p99Ms: number;
+  /** Calls of the least served process over the most served (median of rounds). */
+  fairness: number;
   /** What went wrong, when an update was lost; `undefined` when none. */
   lost?: string;
+}
+
+/**
+ * The same contention through a blocking `flock(LOCK_EX)` in C (open, lock,
+ * read, write 300 B, fdatasync, close): the kernel's own queue.
+ */
+export interface LockBaseline {
+  procs: Procs;
+  calls: number;
+  rate: number;
+  p50Ms: number;
+  p99Ms: number;
+  fairness: number;
 }
 
 /** One CLI wall-time measurement. */
@@ -155,6 +195,12 @@ export interface Results {
   contention: ContentionResult[];
   /** The write floor measured in the contention rounds, calls per second. */
   contentionFloor: number;
+  /** The C blocking-flock contention, when a C compiler was found. */
+  lockBaseline?: LockBaseline;
+  /** Why the C baseline was not measured, when it was not. */
+  lockBaselineMissing?: string;
+  /** The `seedreg` binary measured, or why ralph's code was not measured. */
+  ralph: { path: string } | { missing: string };
   cli: CliResult[];
   targets: Target[];
 }
@@ -169,6 +215,14 @@ function found<T>(item: T | undefined, what: string): T {
 /** Calls per second of a single-process measurement. */
 export function rateOf(results: Results, key: SingleKey): number {
   return found(results.single.find((r) => r.key === key), key).rate;
+}
+
+/** A measurement's rate, `undefined` when it was not made (ralph not built). */
+export function rateIfAny(
+  results: Results,
+  key: SingleKey,
+): number | undefined {
+  return results.single.find((r) => r.key === key)?.rate;
 }
 
 /** Microseconds per call of a single-process measurement. */

@@ -4,9 +4,13 @@ import { fixed, int, table, us, x } from "./format.ts";
 import {
   cliMs,
   contentionOf,
+  DISTINCT,
   KEYS,
+  ralphKey,
+  rateIfAny,
   rateOf,
   type Results,
+  type SingleKey,
   type SingleResult,
 } from "./results.ts";
 import { verdict } from "./targets.ts";
@@ -39,6 +43,12 @@ export function runTable(results: Results): string {
       `${s.contentionRounds} interleaved rounds of ${s.contentionMs} ms per process count`,
     ],
     ["CLI", `median of ${s.cliRuns} interleaved runs after one warm-up run`],
+    [
+      "ralph's code",
+      "path" in results.ralph
+        ? "`seedreg` (../shared/ralph-reference: ralph's loop_registry.rs), `bench-register N` / `bench-list N` timed inside it, in the same rounds"
+        : `**not measured**: ${results.ralph.missing}`,
+    ],
   ]);
 }
 
@@ -46,9 +56,21 @@ const GROUP_ORDER: SingleResult["group"][] = [
   "floor",
   "write",
   "read",
+  "ralph",
   "probe",
   "diag",
 ];
+
+/** ralph's measurement of the same call on the same fixture, if any. */
+function ralphOf(key: SingleKey): SingleKey | undefined {
+  if (key === `list.${DISTINCT}`) return ralphKey("list", DISTINCT);
+  const match = key.match(/^(pair|list)\.(1|100|10000)$/);
+  if (match === null) return undefined;
+  return ralphKey(
+    match[1] as "pair" | "list",
+    Number(match[2]) as 1 | 100 | 10_000,
+  );
+}
 
 /** Every single-process measurement against both floors. */
 export function singleTable(results: Results): string {
@@ -65,6 +87,7 @@ export function singleTable(results: Results): string {
       { title: "us/call", ...right },
       { title: "x write floor", ...right },
       { title: "x read floor", ...right },
+      { title: "x ralph", ...right },
     ],
     sorted.map((r) => [
       r.label,
@@ -76,6 +99,13 @@ export function singleTable(results: Results): string {
         r.key.startsWith("list.")
         ? x(r.rate / read)
         : "",
+      (() => {
+        const theirs = ralphOf(r.key);
+        const rate = theirs === undefined
+          ? undefined
+          : rateIfAny(results, theirs);
+        return rate === undefined ? "" : x(r.rate / rate);
+      })(),
     ]),
   );
 }
@@ -108,18 +138,36 @@ export function contentionTable(results: Results): string {
       { title: "x write floor", ...right },
       { title: "p50 ms", ...right },
       { title: "p99 ms", ...right },
+      { title: "least/most served", ...right },
       { title: "lost updates" },
     ],
-    results.contention.map((c) => [
-      `${c.procs}${c.stubbed ? ", probes stubbed" : ""}`,
-      int(c.calls),
-      int(c.rate),
-      x(c.rate / contentionOf(results, 1, { stubbed: c.stubbed }).rate),
-      x(c.rate / results.contentionFloor),
-      fixed(c.p50Ms, 2),
-      fixed(c.p99Ms, 2),
-      c.lost ?? "none",
-    ]),
+    [
+      ...results.contention.map((c) => [
+        `${c.procs}${c.stubbed ? ", probes stubbed" : ""}`,
+        int(c.calls),
+        int(c.rate),
+        x(c.rate / contentionOf(results, 1, { stubbed: c.stubbed }).rate),
+        x(c.rate / results.contentionFloor),
+        fixed(c.p50Ms, 2),
+        fixed(c.p99Ms, 2),
+        fixed(c.fairness, 2),
+        c.lost ?? "none",
+      ]),
+      ...(results.lockBaseline === undefined ? [] : [(() => {
+        const c = results.lockBaseline;
+        return [
+          `${c.procs}, C blocking flock (write floor's work)`,
+          int(c.calls),
+          int(c.rate),
+          "",
+          x(c.rate / results.contentionFloor),
+          fixed(c.p50Ms, 2),
+          fixed(c.p99Ms, 2),
+          fixed(c.fairness, 2),
+          "",
+        ];
+      })()]),
+    ],
   );
 }
 

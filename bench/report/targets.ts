@@ -4,7 +4,11 @@ import { fixed, x } from "./format.ts";
 import {
   cliMs,
   contentionOf,
+  DISTINCT,
+  ralphKey,
+  rateIfAny,
   type Results,
+  type SingleKey,
   sized,
   type Target,
   type TargetKey,
@@ -20,6 +24,14 @@ export const LIMITS = {
   linear: 2,
   contention: 0.8,
   cli: 1.5,
+  "ralph.list.1": 10,
+  "ralph.list.distinct": 2,
+  "ralph.list.10000": 10,
+  "ralph.pair.1": 1.2,
+  "ralph.pair.100": 1,
+  "ralph.pair.10000": 1,
+  "lock.p99": 3,
+  "lock.fairness": 0.8,
 } as const satisfies Partial<Record<TargetKey, number>>;
 
 interface Bound {
@@ -55,7 +67,70 @@ function atMost(bound: Bound): Target {
   };
 }
 
-/** Checks each target of issue 4 against the run. */
+function notMeasured(key: TargetKey, name: string, why: string): Target {
+  return {
+    key,
+    name,
+    measured: `not measured: ${why}`,
+    required: "",
+    met: false,
+  };
+}
+
+/** Ours against ralph's code on the same fixture (issue 13). */
+function vsRalph(
+  results: Results,
+  key: keyof typeof LIMITS & `ralph.${string}`,
+  name: string,
+  ours: SingleKey,
+  theirs: SingleKey,
+): Target {
+  const mine = rateIfAny(results, ours);
+  const ralph = rateIfAny(results, theirs);
+  if (mine === undefined || ralph === undefined) {
+    const why = "missing" in results.ralph
+      ? results.ralph.missing
+      : `no ${theirs}`;
+    return notMeasured(key, name, why);
+  }
+  const limit = LIMITS[key];
+  const target = atLeast({ key, name, value: mine / ralph, limit });
+  // "Ahead of it" (limit 1) means strictly faster.
+  if (limit === 1 && mine <= ralph) {
+    return { ...target, met: false, missedBy: ralph / mine };
+  }
+  return target;
+}
+
+/** The lock-wait targets at 8 processes against the C blocking flock. */
+function lockTargets(results: Results): Target[] {
+  const eight = contentionOf(results, 8);
+  const c = results.lockBaseline;
+  const p99Name = "lock wait p99 at 8 processes vs C blocking flock";
+  const p99 = c === undefined
+    ? notMeasured("lock.p99", p99Name, results.lockBaselineMissing ?? "")
+    : atMost({
+      key: "lock.p99",
+      name: p99Name,
+      value: eight.p99Ms / c.p99Ms,
+      limit: LIMITS["lock.p99"],
+      measured: `${x(eight.p99Ms / c.p99Ms)} (${fixed(eight.p99Ms, 1)} vs ${
+        fixed(c.p99Ms, 1)
+      } ms)`,
+    });
+  const fair = atLeast({
+    key: "lock.fairness",
+    name: "fairness at 8 processes: least served / most served",
+    value: eight.fairness,
+    limit: LIMITS["lock.fairness"],
+    measured: `${fixed(eight.fairness, 2)}${
+      c === undefined ? "" : ` (C blocking flock: ${fixed(c.fairness, 2)})`
+    }`,
+  });
+  return [p99, fair];
+}
+
+/** Checks each target of issues 4 and 13 against the run. */
 export function evaluate(results: Results): Target[] {
   const perEntry100 = usOf(results, sized("list", 100)) / 100;
   const perEntry10k = usOf(results, sized("list", 10_000)) / 10_000;
@@ -114,6 +189,49 @@ export function evaluate(results: Results): Target[] {
       limit: LIMITS.cli,
       measured: `${x(list / empty)} (${fixed(list)} vs ${fixed(empty)} ms)`,
     }),
+    vsRalph(
+      results,
+      "ralph.list.1",
+      "list, 1 entry, vs ralph's list",
+      sized("list", 1),
+      ralphKey("list", 1),
+    ),
+    vsRalph(
+      results,
+      "ralph.list.distinct",
+      "list, 100 entries of 100 distinct processes, vs ralph's list",
+      `list.${DISTINCT}`,
+      ralphKey("list", DISTINCT),
+    ),
+    vsRalph(
+      results,
+      "ralph.list.10000",
+      "list, 10,000 entries over 4 processes, vs ralph's list",
+      sized("list", 10_000),
+      ralphKey("list", 10_000),
+    ),
+    vsRalph(
+      results,
+      "ralph.pair.1",
+      "register+deregister, 1 entry, vs ralph's",
+      sized("pair", 1),
+      ralphKey("pair", 1),
+    ),
+    vsRalph(
+      results,
+      "ralph.pair.100",
+      "register+deregister, 100 entries, vs ralph's (ahead)",
+      sized("pair", 100),
+      ralphKey("pair", 100),
+    ),
+    vsRalph(
+      results,
+      "ralph.pair.10000",
+      "register+deregister, 10,000 entries, vs ralph's (ahead)",
+      sized("pair", 10_000),
+      ralphKey("pair", 10_000),
+    ),
+    ...lockTargets(results),
   ];
 }
 

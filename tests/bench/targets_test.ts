@@ -24,6 +24,14 @@ Deno.test("evaluate() judges each target of the fixed run", () => {
     contention: "met",
     lost: "met",
     cli: "met",
+    "ralph.list.1": "**missed**",
+    "ralph.list.distinct": "**missed**",
+    "ralph.list.10000": "**missed**",
+    "ralph.pair.1": "**missed**",
+    "ralph.pair.100": "**missed**",
+    "ralph.pair.10000": "**missed**",
+    "lock.p99": "**missed**",
+    "lock.fairness": "**missed** (by 2.6x)",
   });
   const measured = evaluate(fixedResults()).map((t) => t.measured);
   assert.deepEqual(measured, [
@@ -34,6 +42,14 @@ Deno.test("evaluate() judges each target of the fixed run", () => {
     "0.83x",
     "none",
     "1.36x (20 vs 14 ms)",
+    "not measured: not in the fixed run",
+    "not measured: not in the fixed run",
+    "not measured: not in the fixed run",
+    "not measured: not in the fixed run",
+    "not measured: not in the fixed run",
+    "not measured: not in the fixed run",
+    "not measured: not in the fixed run",
+    "0.31",
   ]);
 });
 
@@ -42,6 +58,36 @@ Deno.test("evaluate() turns a verdict when its measurement moves", async (t) => 
     const results = fixedResults();
     results.single.find((r) => r.key === "pair.1")!.rate = 7438;
     assert.equal(verdicts(results).pair, "met");
+  });
+  await t.step("ralph's figures give ratios, and ahead means faster", () => {
+    const results = fixedResults();
+    results.ralph = { path: "seedreg" };
+    results.single.push(
+      { key: "ralph.list.1", label: "", group: "ralph", rate: 1000 },
+      { key: "ralph.pair.100", label: "", group: "ralph", rate: 1e9 },
+    );
+    const judged = verdicts(results);
+    assert.equal(judged["ralph.list.1"], "met");
+    assert.match(judged["ralph.pair.100"], /^\*\*missed\*\* \(by /);
+    assert.equal(
+      evaluate(results).find((t) => t.key === "ralph.list.10000")!.measured,
+      "not measured: no ralph.list.10000",
+    );
+  });
+  await t.step("the lock targets against the C blocking flock", () => {
+    const results = fixedResults();
+    results.lockBaseline = {
+      procs: 8,
+      calls: 1,
+      rate: 1,
+      p50Ms: 1,
+      p99Ms: 30,
+      fairness: 0.95,
+    };
+    results.contention[3]!.fairness = 0.85;
+    const judged = verdicts(results);
+    assert.equal(judged["lock.p99"], "met");
+    assert.equal(judged["lock.fairness"], "met");
   });
   await t.step("a lost update misses the target", () => {
     const results = fixedResults();

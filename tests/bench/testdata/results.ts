@@ -112,6 +112,7 @@ export function fixedResults(): Results {
         rate: 3898.4,
         p50Ms: 0.24,
         p99Ms: 0.4,
+        fairness: 1,
       },
       {
         procs: 2,
@@ -120,6 +121,7 @@ export function fixedResults(): Results {
         rate: 4009,
         p50Ms: 0.24,
         p99Ms: 0.53,
+        fairness: 0.98,
       },
       {
         procs: 4,
@@ -128,6 +130,7 @@ export function fixedResults(): Results {
         rate: 3630,
         p50Ms: 0.25,
         p99Ms: 6.33,
+        fairness: 0.9,
       },
       {
         procs: 8,
@@ -136,6 +139,7 @@ export function fixedResults(): Results {
         rate: 3244,
         p50Ms: 0.27,
         p99Ms: 75.12,
+        fairness: 0.31,
       },
       {
         procs: 1,
@@ -144,6 +148,7 @@ export function fixedResults(): Results {
         rate: 3878,
         p50Ms: 0.24,
         p99Ms: 0.36,
+        fairness: 1,
       },
       {
         procs: 8,
@@ -152,9 +157,12 @@ export function fixedResults(): Results {
         rate: 3627.4,
         p50Ms: 0.25,
         p99Ms: 66.3,
+        fairness: 0.35,
       },
     ],
     contentionFloor: 8624,
+    ralph: { missing: "not in the fixed run" },
+    lockBaselineMissing: "not in the fixed run",
     cli: [
       {
         key: "empty",
