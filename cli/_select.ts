@@ -5,9 +5,8 @@ import type { LoopInfo, LoopStatus, Registry } from "../mod.ts";
 import { LoopNotFoundError } from "../mod.ts";
 import type { ArgValues } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
-import { escapeText } from "./_format.ts";
-import type { OptionSpecs } from "./_spec.ts";
 import { resolve } from "../src/_path.ts";
+import type { OptionSpecs } from "./_spec.ts";
 import { absolute } from "./_values.ts";
 import type { CliIo } from "./io.ts";
 
@@ -176,9 +175,4 @@ export async function resolveId(
   if (await registry.inspect(id) !== undefined) return id;
   const loops = await registry.list();
   return matchId(loops.map((loop) => loop.id), id, registry.location);
-}
-
-/** `id` shown in a message: quoted and escaped. */
-export function shownId(id: string): string {
-  return escapeText(JSON.stringify(id));
 }
