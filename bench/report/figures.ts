@@ -5,7 +5,10 @@ import { fixed, table, x } from "./format.ts";
 import {
   cliMs,
   contentionOf,
+  DISTINCT,
   KEYS,
+  ralphKey,
+  rateIfAny,
   rateOf,
   type Results,
   type SingleKey,
@@ -18,6 +21,19 @@ import {
 
 /** The write floor's cost on the machine FACTS.md describes, in us. */
 const SLOW_FLOOR_US = 430;
+
+/** Ours against ralph's code, or why ralph's code was not measured. */
+function vsRalph(results: Results, ours: SingleKey, theirs: SingleKey): string {
+  const ralph = rateIfAny(results, theirs);
+  if (ralph === undefined) {
+    return "missing" in results.ralph
+      ? `not measured: ${results.ralph.missing}`
+      : "not measured";
+  }
+  return `${x(rateOf(results, ours) / ralph)} (${
+    fixed(1e6 / ralph, 1)
+  } us per ralph call)`;
+}
 
 function figureTable(rows: [string, string][]): string {
   return table([{ title: "figure" }, { title: "value" }], rows);
@@ -37,6 +53,18 @@ export function pairFigures(results: Results): string {
       } of the write floor`,
     ],
     ["write floor", `${fixed(floorUs)} us per call`],
+    [
+      "against ralph's code, 1 entry",
+      vsRalph(results, sized("pair", 1), ralphKey("pair", 1)),
+    ],
+    [
+      "against ralph's code, 100 entries",
+      vsRalph(results, sized("pair", 100), ralphKey("pair", 100)),
+    ],
+    [
+      "against ralph's code, 10,000 entries",
+      vsRalph(results, sized("pair", 10_000), ralphKey("pair", 10_000)),
+    ],
     [
       "write floor, size alternating 300/600 B",
       `${x(vsWriteFloor(results, KEYS.resizingFloor))} of the write floor`,
@@ -82,6 +110,22 @@ export function readFigures(results: Results): string {
     ["get, 1 entry", call(sized("get", 1))],
     ["list, 1 entry, probes stubbed out", call("list.1.noprobe")],
     [
+      "list, 1 entry, against ralph's list",
+      vsRalph(results, sized("list", 1), ralphKey("list", 1)),
+    ],
+    [
+      "list, 100 entries of 100 distinct processes",
+      `${fixed(usOf(results, `list.${DISTINCT}`), 1)} us per call`,
+    ],
+    [
+      "the same against ralph's list",
+      vsRalph(results, `list.${DISTINCT}`, ralphKey("list", DISTINCT)),
+    ],
+    [
+      "list, 10,000 entries over 4 processes, against ralph's list",
+      vsRalph(results, sized("list", 10_000), ralphKey("list", 10_000)),
+    ],
+    [
       "one probe: `kill(pid, 0)` and `/proc/<pid>/stat`",
       `${fixed(probeUs, 1)} us`,
     ],
@@ -126,6 +170,18 @@ export function contentionFigures(results: Results): string {
     [
       "p99 latency at 8 processes",
       `${fixed(contentionOf(results, 8).p99Ms, 1)} ms`,
+    ],
+    [
+      "least served / most served at 8 processes",
+      fixed(contentionOf(results, 8).fairness, 2),
+    ],
+    [
+      "8 C processes in a blocking flock: p99, least/most served",
+      results.lockBaseline === undefined
+        ? `not measured: ${results.lockBaselineMissing ?? ""}`
+        : `${fixed(results.lockBaseline.p99Ms, 1)} ms, ${
+          fixed(results.lockBaseline.fairness, 2)
+        }`,
     ],
     ["one probe inside a change", `${fixed(usOf(results, KEYS.probe), 1)} us`],
     ["lost updates", targetOf(results, "lost").measured],

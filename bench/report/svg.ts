@@ -17,6 +17,7 @@ const COLORS = {
   read: "#3a9a5b",
   contention: "#d9822b",
   diag: "#b9b9b9",
+  ralph: "#8e5ea2",
 } as const;
 
 /** Short names of the size-independent measurements (the probe is left out). */
@@ -49,11 +50,16 @@ function escapeXml(text: string): string {
 
 function barLabel(r: SingleResult): string {
   if (r.key in NAMES) return NAMES[r.key as keyof typeof NAMES];
-  const op = r.key.split(".")[0];
-  const name = op === "pair" ? "register+deregister" : op;
-  const size = r.entries === undefined
-    ? ""
-    : `, ${int(r.entries)} entr${r.entries === 1 ? "y" : "ies"}`;
+  const ralph = r.group === "ralph";
+  const op = r.key.split(".")[ralph ? 1 : 0];
+  const name = `${ralph ? "ralph's " : ""}${
+    op === "pair" ? "register+deregister" : op
+  }`;
+  const size =
+    (r.entries === undefined
+      ? ""
+      : `, ${int(r.entries)} entr${r.entries === 1 ? "y" : "ies"}`) +
+    (r.key.endsWith(".distinct") ? " of distinct processes" : "");
   return r.group === "diag" ? `${name}${size}, no probes` : `${name}${size}`;
 }
 
