@@ -11,7 +11,8 @@
 // | `<p>{ns}:lease`  | sorted set | id -> lease deadline, server ms       |
 // | `<p>{ns}:entry`  | hash       | id -> entry JSON                      |
 // | `<p>{ns}:token`  | hash       | id -> the registration's random token |
-// | `<p>{ns}:proc`   | hash       | id -> host:pidns:pid (same-pid rule)  |
+// | `<p>{ns}:proc`   | hash       | id -> host:pidns:pid                  |
+// | `<p>{ns}:byproc` | hash       | host:pidns:pid -> id (same-pid rule)  |
 // | `<p>{ns}:events` | stream     | capped: type (registered, updated,    |
 // |                  |            | deregistered, expired) and id         |
 //
@@ -23,7 +24,9 @@
 /** Key names of one namespace, in the order every script takes them. */
 export function namespaceKeys(prefix: string, namespace: string): string[] {
   const base = `${prefix}{${namespace}}:`;
-  return ["lease", "entry", "token", "proc", "events"].map((k) => base + k);
+  return ["lease", "entry", "token", "proc", "events", "byproc"].map((k) =>
+    base + k
+  );
 }
 
 // ARGV[1] of every script: the stream's approximate cap.
@@ -33,11 +36,25 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function event(kind, id)
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[1], '*', 'type', kind, 'id', id)
 end
+local function unindex(id)
+  local proc = redis.call('HGET', KEYS[4], id)
+  if proc and redis.call('HGET', KEYS[6], proc) == id then
+    redis.call('HDEL', KEYS[6], proc)
+  end
+  redis.call('HDEL', KEYS[4], id)
+end
+local function index(id, proc)
+  unindex(id)
+  if proc ~= '' then
+    redis.call('HSET', KEYS[4], id, proc)
+    redis.call('HSET', KEYS[6], proc, id)
+  end
+end
 local function drop(id, kind)
+  unindex(id)
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
   redis.call('HDEL', KEYS[3], id)
-  redis.call('HDEL', KEYS[4], id)
   event(kind, id)
 end
 local function deadline(id)
@@ -49,23 +66,25 @@ end
 
 /** The scripts, by name. Replies are flat arrays of strings or integers. */
 export const SCRIPTS = {
-  // ARGV: cap, id, json, token, ttl, proc. Reply: {'taken'} or {'ok'}.
+  // ARGV: cap, id, json, token, ttl, proc. Reply: {'taken'} or {'ok'}. A
+  // live lease of the same token is this very registration sent again (a
+  // retry whose first try timed out but was applied): it is renewed.
   register: `${PRELUDE}
 local id = ARGV[2]
 local d = deadline(id)
 if d then
-  if d > now then return {'taken'} end
-  drop(id, 'expired')
+  if d > now then
+    if redis.call('HGET', KEYS[3], id) ~= ARGV[4] then return {'taken'} end
+  else
+    drop(id, 'expired')
+  end
 end
 if ARGV[6] ~= '' then
-  local procs = redis.call('HGETALL', KEYS[4])
-  for i = 1, #procs, 2 do
-    if procs[i + 1] == ARGV[6] and procs[i] ~= id then
-      drop(procs[i], 'deregistered')
-    end
-  end
-  redis.call('HSET', KEYS[4], id, ARGV[6])
+  -- A process runs one loop: the loop its pid registered before goes.
+  local other = redis.call('HGET', KEYS[6], ARGV[6])
+  if other and other ~= id then drop(other, 'deregistered') end
 end
+index(id, ARGV[6])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), id)
 redis.call('HSET', KEYS[2], id, ARGV[3])
 redis.call('HSET', KEYS[3], id, ARGV[4])
@@ -98,8 +117,7 @@ if not d or d <= now then
   return {'lost'}
 end
 redis.call('HSET', KEYS[2], id, ARGV[4])
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], id, ARGV[5])
-else redis.call('HDEL', KEYS[4], id) end
+index(id, ARGV[5])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), id)
 event('updated', id)
 return {'renewed'}

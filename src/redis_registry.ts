@@ -610,6 +610,7 @@ class LeasedClaim extends EventTarget implements RedisClaim {
   readonly #reRegister: boolean;
   readonly #controller = new AbortController();
   #token: string;
+  #regainToken: string | undefined;
   #entry: LoopEntry;
   #deadline: number;
   #held = true;
@@ -716,9 +717,14 @@ class LeasedClaim extends EventTarget implements RedisClaim {
     }).finally(() => this.#busy = false);
   }
 
-  /** Under re-register: registers the entry again with a new token. */
+  /**
+   * Under re-register: registers the entry again, with one new token per
+   * loss, so that a try that timed out but was applied makes the next try
+   * succeed rather than find the id taken.
+   */
   async #regain(): Promise<void> {
-    const token = crypto.randomUUID();
+    this.#regainToken ??= crypto.randomUUID();
+    const token = this.#regainToken;
     const sent = performance.now();
     try {
       this.#entry = await this.#ops.register(this.#entry, token);
@@ -736,6 +742,7 @@ class LeasedClaim extends EventTarget implements RedisClaim {
       return;
     }
     this.#token = token;
+    this.#regainToken = undefined;
     this.#deadline = sent + this.#ttlMs;
     this.#held = true;
     this.#armLost();
