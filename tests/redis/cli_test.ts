@@ -1,0 +1,58 @@
+// The CLI against Redis: LOOPS_REDIS_URL selects the engine (cli/_engine.ts),
+// `loops run` claims there, and another `loops list` sees it.
+import assert from "node:assert/strict";
+import { redisSkipReason, startRedis } from "../_helpers/redis.ts";
+
+const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+const skip = redisSkipReason();
+
+async function loops(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLI, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}
+
+Deno.test({
+  name: `LOOPS_REDIS_URL points loops run and list at Redis${
+    skip ? ` (${skip})` : ""
+  }`,
+  ignore: skip !== undefined,
+  async fn() {
+    await using server = await startRedis();
+    const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
+    try {
+      const env = { LOOPS_REDIS_URL: server.url, LOOPS_NAMESPACE: "cli" };
+      const inner = `${Deno.execPath()} run -A --quiet ${CLI} list --json`;
+      const run = await loops(
+        ["-w", workspace, "run", "--", "sh", "-c", inner],
+        env,
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const listed = JSON.parse(run.stdout);
+      assert.equal(listed.length, 1);
+      assert.match(listed[0].prompt, /list --json/);
+      const after = await loops(["-w", workspace, "list", "--json"], env);
+      assert.deepEqual(JSON.parse(after.stdout), []);
+      // Nothing was written to the workspace's file registry.
+      await assert.rejects(
+        Deno.stat(`${workspace}/.ralph/loops.json`),
+        Deno.errors.NotFound,
+      );
+      const missing = await loops(["-w", workspace, "get", "loop-1-abcd"], env);
+      assert.equal(missing.code, 3);
+      assert.match(
+        missing.stderr,
+        /redis:\/\/127\.0\.0\.1:\d+ \[namespace cli\]/,
+      );
+    } finally {
+      await Deno.remove(workspace, { recursive: true });
+    }
+  },
+});
