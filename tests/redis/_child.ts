@@ -2,6 +2,8 @@
 // `race` registers one id when told to go on stdin.
 //
 //   deno run ... _child.ts claim URL NAMESPACE ID TTL_MS [HOST_ID]
+//   deno run ... _child.ts claim-signals ... (the same, deregistering on
+//   SIGINT and SIGTERM)
 //   deno run ... _child.ts race URL NAMESPACE ID
 import {
   createLoopEntry,
@@ -14,7 +16,7 @@ const [mode, url, namespace, id, ttl, hostId] = Deno.args;
 const out = (line: string) =>
   Deno.stdout.writeSync(new TextEncoder().encode(`${line}\n`));
 
-if (mode === "claim") {
+if (mode === "claim" || mode === "claim-signals") {
   const registry = await openRedisRegistry(url!, {
     namespace,
     ttlMs: Number(ttl),
@@ -23,7 +25,10 @@ if (mode === "claim") {
       ? defaultRegistryEnv
       : { ...defaultRegistryEnv, origin: () => ({ hostId }) },
   });
-  const claim = await registry.claim("held", { id, handleSignals: false });
+  const claim = await registry.claim("held", {
+    id,
+    handleSignals: mode === "claim-signals",
+  });
   claim.signal.addEventListener("abort", () => out("lost"));
   out("ready");
   // Keep running (a claim's timers do not hold the process) until killed.

@@ -175,6 +175,30 @@ test("a kill -9 of a heartbeating loop on this host hides it at once", async (se
   }
 });
 
+test("a SIGTERM of a claiming process deregisters its loop before it exits", async (server) => {
+  // A long lease and another host: only the deregistration can remove it.
+  const registry = await open(server, "term", 60_000);
+  try {
+    const holder = child(server, [
+      "claim-signals",
+      server.url,
+      "term",
+      "loop-term",
+      "60000",
+      "another-host",
+    ]);
+    assert.equal(await holder.next(), "ready");
+    assert.equal((await registry.get("loop-term"))?.status, "remote");
+    holder.process.kill("SIGTERM");
+    assert.equal((await holder.process.status).code, 143);
+    while (await holder.next() !== undefined);
+    assert.equal(await registry.get("loop-term"), undefined);
+    assert.equal(await registry.inspect("loop-term"), undefined);
+  } finally {
+    await registry.close();
+  }
+});
+
 test("20 processes racing to register one id: exactly one wins", async (server) => {
   const racers = Array.from(
     { length: 20 },
