@@ -60,7 +60,10 @@ export const EXIT_CODE_HELP: readonly (readonly [number, string])[] = [
     EXIT.unknown,
     "cannot tell whether the loop runs (status unknown or remote)",
   ],
-  [EXIT.lockTimeout, "the registry lock stayed held (--lock-timeout)"],
+  [
+    EXIT.lockTimeout,
+    "the registry lock stayed held (--lock-timeout), or its server did not answer",
+  ],
   [EXIT.corrupt, "corrupt registry (loops repair)"],
   [EXIT.permission, "missing permission, or untrusted registry"],
   [EXIT.timeout, "still running when the --timeout ran out"],
@@ -110,6 +113,9 @@ const ERROR_EXIT_CODES: Readonly<Record<string, number>> = Object.assign(
     LoopNotFoundError: EXIT.notFound,
     LoopIdTakenError: EXIT.failure,
     LockTimeoutError: EXIT.lockTimeout,
+    // The registry could not be reached in time: like a held lock, no answer.
+    RedisUnavailableError: EXIT.lockTimeout,
+    LeaseLostError: EXIT.failure,
     CorruptRegistryError: EXIT.corrupt,
     NotCapable: EXIT.permission,
     PermissionDenied: EXIT.permission,
