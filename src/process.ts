@@ -77,6 +77,52 @@ function readProcText(path: string): string | undefined {
   }
 }
 
+const statBuffer = new Uint8Array(1024);
+const statDecoder = new TextDecoder();
+
+/**
+ * `/proc/<pid>/stat` in one open, read and close (`readTextFileSync` also
+ * fstats and reads again for the end of file: twice the system calls); the
+ * same answers as {@linkcode readProcText}.
+ */
+function readProcStat(pid: number): string | undefined {
+  if (procReadable === false) return undefined;
+  try {
+    // try/finally rather than `using`: the latter costs more than the read.
+    const file = Deno.openSync(`/proc/${pid}/stat`);
+    let length = 0;
+    let buffer = statBuffer;
+    try {
+      for (;;) {
+        if (length === buffer.length) {
+          const grown = new Uint8Array(buffer.length * 2);
+          grown.set(buffer);
+          buffer = grown;
+        }
+        const n = file.readSync(buffer.subarray(length));
+        if (n === null || n === 0) break;
+        length += n;
+        // The kernel writes the whole line in one read when it fits.
+        if (length < buffer.length) break;
+      }
+    } finally {
+      file.close();
+    }
+    procReadable = true;
+    return statDecoder.decode(buffer.subarray(0, length));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      procReadable = false;
+      return undefined;
+    }
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.PermissionDenied) return undefined;
+    // The process exited between the open and the read.
+    if ((error as { code?: unknown }).code === "ESRCH") return undefined;
+    throw error;
+  }
+}
+
 let bootTimeMs: number | undefined;
 
 /**
@@ -210,7 +256,7 @@ export function readProcessIdentity(
   pid: number,
 ): LiveProcessIdentity | undefined {
   if (!isValidPid(pid) || Deno.build.os !== "linux") return undefined;
-  const stat = readProcText(`/proc/${pid}/stat`);
+  const stat = readProcStat(pid);
   if (stat === undefined) return undefined;
   bootIdCache ??= readProcText("/proc/sys/kernel/random/boot_id")?.trim();
   if (bootIdCache === undefined) return undefined;
@@ -320,19 +366,26 @@ export function explainProcess(
   options: ProbeOptions = {},
 ): ProcessVerdict {
   if (!isValidPid(pid)) return { liveness: "dead", reason: "invalid-pid" };
-  try {
-    Deno.kill(pid, 0 as unknown as Deno.Signal);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      return { liveness: "dead", reason: "exited" };
+  // Where /proc answers, the process exists and the signal probe would add
+  // nothing (a /proc read needs -A, which grants the probe). Where it does
+  // not (exited, hidden by a `hidepid` mount, no -A), the signal decides, and
+  // /proc is read once more after it (the pid may have been taken meanwhile).
+  let live = options.signalOnly ? undefined : readProcessIdentity(pid);
+  if (live === undefined) {
+    try {
+      Deno.kill(pid, 0 as unknown as Deno.Signal);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        return { liveness: "dead", reason: "exited" };
+      }
+      if (error instanceof Deno.errors.NotCapable) {
+        return { liveness: "unknown", reason: "no-permission" };
+      }
+      // EPERM: the process exists but belongs to another user.
+      if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
     }
-    if (error instanceof Deno.errors.NotCapable) {
-      return { liveness: "unknown", reason: "no-permission" };
-    }
-    // EPERM: the process exists but belongs to another user.
-    if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+    live = options.signalOnly ? undefined : readProcessIdentity(pid);
   }
-  const live = options.signalOnly ? undefined : readProcessIdentity(pid);
   if (live === undefined) return { liveness: "alive", reason: "alive" };
   if (live.state === "Z" || live.state === "X") {
     return { liveness: "dead", reason: "zombie" };
