@@ -148,7 +148,8 @@ async function single(
     },
     {
       key: KEYS.probe,
-      label: "probeProcess(pid, identity): kill 0 + /proc/<pid>/stat",
+      label:
+        "probeProcess(pid, identity): /proc/<pid>/stat (kill 0 where /proc is silent)",
       run: () => probeProcess(holders.pids[0]!, holders.identities[0]),
       group: "probe",
     },
