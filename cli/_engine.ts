@@ -54,6 +54,15 @@ function readEnv(name: string): string | undefined {
   return state === "granted" ? Deno.env.get(name) : undefined;
 }
 
+/** What `redis.ts` exports. */
+type RedisModule = typeof import("../redis.ts");
+
+// The Redis engine's module, by a specifier Deno cannot follow before run
+// time: with a literal `import("../redis.ts")` every start loads that graph
+// (npm:redis and the lockfile), a few ms of each `loops list`. `deno task
+// compile` includes it by name (--include).
+const REDIS_MODULE = new URL("../redis.ts", import.meta.url).href;
+
 /**
  * The Redis engine, connected (and imported) on first use, so that opening
  * stays synchronous and costs nothing until a command reads or writes.
@@ -78,9 +87,9 @@ class LazyRedisRegistry implements Registry {
   }
 
   #open(): Promise<RedisRegistry> {
-    this.#opened ??= import("../redis.ts").then(({ openRedisRegistry }) =>
-      openRedisRegistry(this.#url, { namespace: this.#namespace })
-    );
+    this.#opened ??= (import(REDIS_MODULE) as Promise<RedisModule>).then((
+      { openRedisRegistry },
+    ) => openRedisRegistry(this.#url, { namespace: this.#namespace }));
     return this.#opened;
   }
 
