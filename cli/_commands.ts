@@ -9,6 +9,7 @@ import { registerCommand } from "./register.ts";
 import { repairCommand } from "./repair.ts";
 import { runCommand } from "./run.ts";
 import { runningCommand } from "./running.ts";
+import { serveCommand } from "./serve.ts";
 import type { CommandSpec } from "./_spec.ts";
 import { stopCommand } from "./stop.ts";
 import { waitCommand } from "./wait.ts";
@@ -26,6 +27,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   stopCommand,
   waitCommand,
   watchCommand,
+  serveCommand,
   repairCommand,
   completionsCommand,
   helpCommand,

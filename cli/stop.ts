@@ -23,7 +23,7 @@ import { type CommandContext, defineCommand } from "./_spec.ts";
 import { ID_ARGUMENT, positionalsExactly } from "./_values.ts";
 
 /** How to stop a loop. */
-interface StopOptions {
+export interface StopOptions {
   signal: SignalName;
   timeoutSeconds: number;
   force: boolean;
@@ -318,8 +318,14 @@ class LoopTree {
   }
 }
 
-async function stopLoop(
-  { io, registry }: CommandContext,
+/**
+ * Stops one loop (what `loops stop ID` does); also used by `loops serve`.
+ *
+ * @throws {CliError} If refused or still alive (see `signallable`).
+ * @throws {LoopNotFoundError} If no such loop.
+ */
+export async function stopLoop(
+  { io, registry }: Pick<CommandContext, "io" | "registry">,
   id: string,
   options: StopOptions,
 ): Promise<number> {
