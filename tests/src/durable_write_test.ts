@@ -10,7 +10,6 @@ import {
   runOp,
   type TempWorkspace,
   tempWorkspace,
-  writeRegistry,
 } from "../_helpers/core.ts";
 import {
   assertAllRefused,

@@ -13,7 +13,6 @@ import {
   assertAllRefused,
   fake,
   registry,
-  snapshot,
 } from "../_helpers/store.ts";
 
 Deno.test("a symlinked loops.json is refused and its target untouched", async () => {
