@@ -11,51 +11,12 @@ import {
   Lines,
   loops,
   sleeper,
-  spawnLoops,
-  type TempWorkspace,
   tempWorkspace,
   waitFor,
   writeEntries,
 } from "../_helpers/cli.ts";
 import { PAGE_JS } from "../../cli/_serve_script.ts";
-
-interface Server extends AsyncDisposable {
-  base: string;
-  token: string;
-  host: string;
-  child: Deno.ChildProcess;
-  /** Ends it with `signal`; its exit code and stderr. */
-  end(signal: Deno.Signal): Promise<{ code: number; stderr: string }>;
-}
-
-async function serve(ws: TempWorkspace, args: string[] = []): Promise<Server> {
-  const child = spawnLoops(["serve", ...args], { ws: ws.path });
-  const stdout = new Lines(child.stdout);
-  const line = await stdout.next() ?? "";
-  const match = line.match(/ at (http:\/\/([^/]+))\/#token=(\S+)$/);
-  assert.ok(match, line);
-  let ended: Promise<{ code: number; stderr: string }> | undefined;
-  const end = (signal: Deno.Signal) =>
-    ended ??= (async () => {
-      child.kill(signal);
-      const [status, stderr] = await Promise.all([
-        child.status,
-        new Response(child.stderr).text(),
-        stdout.rest(),
-      ]);
-      return { code: status.code, stderr };
-    })();
-  return {
-    base: match[1]!,
-    host: match[2]!,
-    token: match[3]!,
-    child,
-    end,
-    async [Symbol.asyncDispose]() {
-      await end("SIGTERM");
-    },
-  };
-}
+import { serve, type Server } from "../_helpers/serve.ts";
 
 /** Reads the event stream until `check` holds for the loops it sent. */
 async function streamUntil(
