@@ -15,6 +15,7 @@ import { LockTimeoutError, LoopNotFoundError } from "../mod.ts";
 import { openRegistry } from "./_engine.ts";
 import { CliError, EXIT } from "./_errors.ts";
 import { stringifyJson, toJson } from "./_format.ts";
+import { Hub } from "./_serve_hub.ts";
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from "./_serve_page.ts";
 import type { CommandContext } from "./_spec.ts";
 import { stopLoop } from "./stop.ts";
@@ -120,71 +121,6 @@ function crossSite(request: Request, host: string): string | undefined {
   return undefined;
 }
 
-/** An event-stream client: its stream and its keep-alive timer. */
-interface Client {
-  controller: ReadableStreamDefaultController<Uint8Array>;
-  ping?: ReturnType<typeof setInterval>;
-}
-
-/** The latest loops, pushed to every event-stream client. */
-class Hub {
-  #latest: string | undefined;
-  #clients = new Set<Client>();
-  #encoder = new TextEncoder();
-
-  publish(data: string): void {
-    this.#latest = data;
-    for (const client of this.#clients) this.#send(client, "loops", data);
-  }
-
-  #send(client: Client, event: string, data: string): void {
-    try {
-      client.controller.enqueue(
-        this.#encoder.encode(`event: ${event}\ndata: ${data}\n\n`),
-      );
-    } catch {
-      this.#drop(client);
-    }
-  }
-
-  #drop(client: Client): void {
-    clearInterval(client.ping);
-    this.#clients.delete(client);
-  }
-
-  /** A new client's stream: the latest loops first, then each change. */
-  stream(): ReadableStream<Uint8Array> {
-    let client: Client;
-    return new ReadableStream({
-      start: (controller) => {
-        client = { controller };
-        this.#clients.add(client);
-        controller.enqueue(this.#encoder.encode("retry: 1000\n\n"));
-        if (this.#latest !== undefined) {
-          this.#send(client, "loops", this.#latest);
-        }
-        client.ping = setInterval(
-          () => this.#send(client, "ping", "{}"),
-          15000,
-        );
-      },
-      cancel: () => this.#drop(client),
-    });
-  }
-
-  /** Ends every stream (at shutdown). */
-  close(): void {
-    for (const client of this.#clients) {
-      this.#drop(client);
-      try {
-        client.controller.close();
-      } catch {
-        // Already closed by its reader.
-      }
-    }
-  }
-}
-
 /** Feeds `hub` from the registry's watch until `signal` aborts. */
 async function feed(
   context: CommandContext,
@@ -217,6 +153,16 @@ async function feed(
 }
 
 const STOP_PATH = /^\/api\/loops\/([^/]+)\/stop$/;
+
+/** A path segment decoded; `""` (no loop's id) when malformed. */
+function segment(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return "";
+  }
+}
 const LOOP_PATH = /^\/api\/loops\/([^/]+)$/;
 
 /** `POST /api/loops/:id/stop`: `loops stop ID`, its messages as JSON. */
@@ -226,6 +172,9 @@ async function stop(
   request: Request,
 ): Promise<Response> {
   let force = false;
+  if (Number(request.headers.get("content-length") ?? 0) > 4096) {
+    return failure(413, "Cannot read a request body over 4096 bytes");
+  }
   const text = await request.text();
   if (text.trim() !== "") {
     try {
@@ -268,11 +217,12 @@ async function stop(
 function handler(
   context: CommandContext,
   hub: Hub,
-  options: ServeOptions & { hosts: Set<string> },
+  options: ServeOptions,
+  hosts: () => Set<string>,
 ): (request: Request) => Promise<Response> {
   return async (request) => {
     const host = (request.headers.get("host") ?? "").toLowerCase();
-    if (!options.hosts.has(host)) {
+    if (!hosts().has(host)) {
       return failure(421, "Refusing a request for another host name");
     }
     const url = new URL(request.url);
@@ -295,7 +245,7 @@ function handler(
     if (!sameSecret(givenToken(request, url), options.token)) {
       return failure(401, "Refusing a request without the right token");
     }
-    const stopId = path.match(STOP_PATH)?.[1];
+    const stopId = segment(path.match(STOP_PATH)?.[1]);
     if (stopId !== undefined) {
       if (request.method !== "POST") {
         return respond(
@@ -313,7 +263,7 @@ function handler(
           "Refusing to stop a loop as the server is read-only",
         );
       }
-      return await stop(context, decodeURIComponent(stopId), request);
+      return await stop(context, stopId, request);
     }
     if (request.method !== "GET") {
       return failure(405, "Only GET is allowed here");
@@ -332,9 +282,9 @@ function handler(
     if (path === "/api/loops") {
       return json((await context.registry.list()).map(toJson));
     }
-    const id = path.match(LOOP_PATH)?.[1];
+    const id = segment(path.match(LOOP_PATH)?.[1]);
     if (id !== undefined) {
-      const loop = await context.registry.inspect(decodeURIComponent(id));
+      const loop = await context.registry.inspect(id);
       if (loop === undefined) return failure(404, "No such loop");
       const { liveness, reason, ...entry } = loop;
       return json({
@@ -385,7 +335,7 @@ export async function serveDashboard(
       io.err(`loops: ${error instanceof Error ? error.message : error}`);
       return failure(500, "Internal error");
     },
-  }, (request) => handler(context, hub, { ...options, hosts })(request));
+  }, handler(context, hub, options, () => hosts));
   const fed = feed(context, hub, signal);
   try {
     await server.finished;

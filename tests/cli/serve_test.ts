@@ -254,6 +254,21 @@ Deno.test("serve stops a loop only with the token, a POST, its own Origin and Ho
     assert.equal(response.status, 404);
     await response.body?.cancel();
   });
+  await t.step("a malformed id is a 404 and a huge body a 413", async () => {
+    const bad = await fetch(`${server.base}/api/loops/%E0%A4%A/stop`, {
+      method: "POST",
+      headers: { authorization: auth },
+    });
+    assert.equal(bad.status, 404);
+    await bad.body?.cancel();
+    const huge = await fetch(url, {
+      method: "POST",
+      headers: { authorization: auth },
+      body: "x".repeat(5000),
+    });
+    assert.equal(huge.status, 413);
+    await huge.body?.cancel();
+  });
 });
 
 Deno.test("serve gives loops stop's refusals as messages", async () => {
