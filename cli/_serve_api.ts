@@ -286,12 +286,10 @@ function handler(
     if (id !== undefined) {
       const loop = await context.registry.inspect(id);
       if (loop === undefined) return failure(404, "No such loop");
+      // The entry's fields with the verdict; `status` is the list's word.
       const { liveness, reason, ...entry } = loop;
-      return json({
-        ...toJson({ ...entry, status: liveness }),
-        liveness,
-        reason,
-      });
+      const { status: _, ...fields } = toJson({ ...entry, status: "" });
+      return json({ ...fields, liveness, reason });
     }
     return failure(404, "Not found");
   };

@@ -103,7 +103,7 @@ th[aria-sort="ascending"] button::after { content: " ▲"; }
 th[aria-sort="descending"] button::after { content: " ▼"; }
 tbody tr { cursor: pointer; }
 tbody tr:hover, tbody tr[aria-selected="true"] { background: color-mix(in srgb, var(--focus) 12%, transparent); }
-td.prompt { max-width: 32rem; overflow-wrap: anywhere; white-space: pre-wrap; }
+td.prompt { min-width: 12rem; max-width: 32rem; overflow-wrap: anywhere; white-space: pre-wrap; }
 td.num { font-variant-numeric: tabular-nums; }
 .status { white-space: nowrap; font-weight: 600; }
 .status::before { content: "■ "; }

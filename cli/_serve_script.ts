@@ -140,7 +140,9 @@ export const PAGE_JS = String.raw`"use strict";
     $("details-title").focus();
     try {
       const response = await fetch("/api/loops/" + encodeURIComponent(id), { headers: auth });
-      if (response.ok && selected === id) showFields(await response.json());
+      if (response.ok && selected === id) {
+        showFields({ ...loops.find((l) => l.id === id), ...(await response.json()) });
+      }
     } catch {
       // The event stream says when the server is gone.
     }

@@ -123,6 +123,8 @@ Deno.test("serve gives a prompt holding HTML only as JSON data", async () => {
     .json();
   assert.equal(detail.prompt, XSS);
   assert.equal(detail.liveness, "alive");
+  assert.equal(detail.status, undefined);
+  assert.equal(typeof detail.reason, "string");
   // The page and its script hold no data, and the CSP forbids inline script.
   const page = await fetch(`${server.base}/`);
   assert.match(
