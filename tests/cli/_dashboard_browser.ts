@@ -17,6 +17,8 @@ import { Lines } from "../_helpers/cli.ts";
 
 const [url] = Deno.args;
 const userDataDir = await Deno.makeTempDir({ prefix: "loops_chromium_" });
+// Chromium's crash handler and caches go under XDG dirs, not the profile.
+const xdg = await Deno.makeTempDir({ prefix: "loops_chromium_xdg_" });
 // An empty profile, as launchPersistentContext passes it (--user-data-dir).
 const browser = await chromium.launchPersistentContext(userDataDir, {
   executablePath: "/usr/bin/chromium",
@@ -29,8 +31,11 @@ const browser = await chromium.launchPersistentContext(userDataDir, {
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--disable-breakpad",
+    "--disable-crash-reporter",
   ],
   viewport: { width: 1100, height: 520 },
+  env: { ...Deno.env.toObject(), XDG_CONFIG_HOME: xdg, XDG_CACHE_HOME: xdg },
 });
 const out = (value: unknown) =>
   Deno.stdout.write(new TextEncoder().encode(JSON.stringify(value) + "\n"));
@@ -76,4 +81,5 @@ try {
 } finally {
   await browser.close();
   await Deno.remove(userDataDir, { recursive: true });
+  await Deno.remove(xdg, { recursive: true });
 }
