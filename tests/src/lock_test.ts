@@ -9,11 +9,7 @@ import {
   tempWorkspace,
   writeRegistry,
 } from "../_helpers/core.ts";
-import {
-  assertAllRefused,
-  fake,
-  registry,
-} from "../_helpers/store.ts";
+import { assertAllRefused, fake, registry } from "../_helpers/store.ts";
 
 Deno.test("a symlinked loops.json is refused and its target untouched", async () => {
   await using ws = await tempWorkspace();
