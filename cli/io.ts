@@ -72,14 +72,18 @@ export function withRealIo(io: Partial<CliIo>): CliIo {
 }
 
 /**
- * `io` whose `cwd()` is the directory the user ran the command from: under
- * `deno task` (which runs every task in the folder of its `deno.json` and
- * says so in `npm_config_user_agent`), the caller's directory `INIT_CWD`;
- * else the current directory.
+ * `io` whose `cwd()` is the directory the user ran the command from.
+ * `deno task` runs every task in the folder of its `deno.json` and passes
+ * the caller's directory as `INIT_CWD`. This checkout's `loops` task hands
+ * it on explicitly as `LOOPS_CALLER_CWD`; another task is recognised by
+ * `npm_config_user_agent=deno/...` (which Deno sets only when npm has not:
+ * under `npx`/`npm run` an inherited `INIT_CWD` is npm's, so it is not
+ * trusted). Else the current directory.
  */
 export function fromCallerDirectory(io: CliIo): CliIo {
   const agent = io.env("npm_config_user_agent") ?? "";
-  const caller = agent.startsWith("deno/") ? io.env("INIT_CWD") : undefined;
+  const caller = io.env("LOOPS_CALLER_CWD") ||
+    (agent.startsWith("deno/") ? io.env("INIT_CWD") : undefined);
   if (caller === undefined || !isAbsolute(caller)) return io;
   return { ...io, cwd: () => caller };
 }

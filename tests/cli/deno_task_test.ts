@@ -31,8 +31,9 @@ interface Run {
 }
 
 /**
- * Runs `command` in `cwd` without the INIT_CWD of any `deno task` this test
- * runs under (a user's shell has none), with `env` added.
+ * Runs `command` in `cwd` as from a user's shell: without the INIT_CWD and
+ * npm_config_user_agent of any `deno task` or `npx` this test runs under
+ * (CI runs the tests through `npx deno task test`), with `env` added.
  */
 async function spawn(
   command: string[],
@@ -40,7 +41,7 @@ async function spawn(
   env: Record<string, string> = {},
 ): Promise<Run> {
   const output = await new Deno.Command(ENV, {
-    args: ["-u", "INIT_CWD", ...command],
+    args: ["-u", "INIT_CWD", "-u", "npm_config_user_agent", ...command],
     cwd,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",

@@ -393,6 +393,16 @@ Deno.test("under deno task, the workspace and relative paths start from INIT_CWD
     Deno.lstat(`${checkout.path}/.ralph`),
     Deno.errors.NotFound,
   );
+  // LOOPS_CALLER_CWD (this checkout's task) wins even under npm's agent.
+  const handed = await runMain(["list", "-q"], {
+    cwd: checkout.path,
+    env: {
+      "npm_config_user_agent": "npm/11 node/v20",
+      LOOPS_CALLER_CWD: caller,
+    },
+  });
+  assert.equal(handed.code, 0, handed.stderr);
+  assert.equal(handed.stdout, `${entry?.id}\n`, "found from the caller's dir");
   // Not run by deno task (npm_config_user_agent is not Deno's), or INIT_CWD
   // relative: the current directory.
   for (
