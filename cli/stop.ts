@@ -17,6 +17,7 @@ import {
 } from "../src/_process_tree.ts";
 import { SIGNAL_NUMBERS, type SignalName } from "../src/_signals.ts";
 import { stopRefusal } from "./_engine.ts";
+import { resolveId } from "./_select.ts";
 import { CliError, EXIT, UsageError } from "./_errors.ts";
 import { escapeText } from "./_format.ts";
 import { type CommandContext, defineCommand } from "./_spec.ts";
@@ -76,7 +77,8 @@ this host (from a terminal, only with --yes).`,
     };
     if (!values.all) {
       positionalsExactly(positionals, 1, "loop ID");
-      return await stopLoop(context, positionals[0]!, options);
+      const id = await resolveId(context.registry, positionals[0]!);
+      return await stopLoop(context, id, options);
     }
     positionalsExactly(positionals, 0, "");
     return await stopAll(context, options, values.yes ?? false);

@@ -2,6 +2,7 @@
 import { explainProcess, type Registry } from "../mod.ts";
 import { CliError, EXIT } from "./_errors.ts";
 import { escapeText } from "./_format.ts";
+import { resolveId } from "./_select.ts";
 import { defineCommand } from "./_spec.ts";
 import { ID_ARGUMENT, positionalsExactly } from "./_values.ts";
 import { parseTimeout } from "./stop.ts";
@@ -26,7 +27,7 @@ still running after --timeout, 130 on Ctrl+C. The loop's own exit code is not
 recorded by the registry, so it is not reported.`,
   async run({ io, registry }, { values, positionals }) {
     positionalsExactly(positionals, 1, "loop ID");
-    const id = positionals[0]!;
+    const id = await resolveId(registry, positionals[0]!);
     const timeout = parseTimeout(values.timeout, Infinity);
     const shown = escapeText(JSON.stringify(id));
     const first = await registry.inspect(id);

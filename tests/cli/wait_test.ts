@@ -60,3 +60,20 @@ Deno.test("loops wait on a loop of another host returns when its entry goes", as
   const { code, stderr } = await waiting.output();
   assert.equal(code, 0, new TextDecoder().decode(stderr));
 });
+
+Deno.test("loops stop and wait take a unique id prefix", async () => {
+  await using ws = await tempWorkspace();
+  await using loop = await sleeper();
+  await loops(
+    ["register", "--pid", `${loop.pid}`, "--prompt", "p", "--id", "prefix-abc"],
+    { ws: ws.path },
+  );
+  const timedOut = await loops(["wait", "prefix-a", "--timeout", "0.1"], {
+    ws: ws.path,
+  });
+  assert.equal(timedOut.code, 8, timedOut.stderr);
+  const stopped = await loops(["stop", "prefix-a"], { ws: ws.path });
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.match(stopped.stdout, /"prefix-abc"/);
+  assert.equal((await loop.child.status).signal, "SIGTERM");
+});
