@@ -65,16 +65,26 @@ function readProcText(path: string): string | undefined {
     procReadable = true;
     return text;
   } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      // Reading /proc needs all permissions (-A). Without them identity is
-      // unknown, never "reused": remember it so later probes stay cheap.
-      procReadable = false;
-      return undefined;
-    }
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    if (error instanceof Deno.errors.PermissionDenied) return undefined;
-    throw error;
+    return unreadable(error);
   }
+}
+
+/**
+ * What a failed `/proc` read means: nothing is known (`undefined`), or a
+ * real error (rethrown). Reading /proc needs all permissions (-A); without
+ * them identity is unknown, never "reused", and it is remembered so later
+ * probes stay cheap.
+ */
+function unreadable(error: unknown): undefined {
+  if (error instanceof Deno.errors.NotCapable) {
+    procReadable = false;
+    return undefined;
+  }
+  if (error instanceof Deno.errors.NotFound) return undefined;
+  if (error instanceof Deno.errors.PermissionDenied) return undefined;
+  // The process exited between the open and the read.
+  if ((error as { code?: unknown }).code === "ESRCH") return undefined;
+  throw error;
 }
 
 const statBuffer = new Uint8Array(1024);
@@ -111,15 +121,7 @@ function readProcStat(pid: number): string | undefined {
     procReadable = true;
     return statDecoder.decode(buffer.subarray(0, length));
   } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      procReadable = false;
-      return undefined;
-    }
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    if (error instanceof Deno.errors.PermissionDenied) return undefined;
-    // The process exited between the open and the read.
-    if ((error as { code?: unknown }).code === "ESRCH") return undefined;
-    throw error;
+    return unreadable(error);
   }
 }
 
