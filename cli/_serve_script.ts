@@ -172,6 +172,9 @@ export const PAGE_JS = String.raw`"use strict";
       });
       const result = await response.json();
       const lines = [...(result.messages || []), result.error || ""].filter(Boolean);
+      // A stopped loop's details close here, so that the update removing it
+      // does not replace this answer with "no longer registered".
+      if (result.ok && selected === id) closeDetails();
       message(lines.join("\n") || (result.ok ? "Stopped" : "Failed"), result.ok ? "info" : "error");
       $("kill").hidden = readOnly || response.status !== 504;
     } catch (error) {

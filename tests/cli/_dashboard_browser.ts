@@ -70,8 +70,15 @@ try {
       await page.focus(row);
       await page.keyboard.press("Enter");
       await page.waitForSelector("#details:not([hidden])");
+      // The answer to the stop request, and the update removing the row,
+      // may come in either order: wait for both.
+      const answered = page.waitForResponse((r) => r.url().endsWith("/stop"));
       await page.click("#stop");
+      await answered;
       await page.waitForSelector(row, { state: "detached", timeout: 10000 });
+      await page.waitForFunction(() =>
+        !document.querySelector("#message")?.textContent?.startsWith("Stopping")
+      );
       out({ message: await page.textContent("#message") });
     } else if (step === "shot") {
       await page.screenshot({ path: arg });
