@@ -73,8 +73,17 @@ async function endsWithin(
   const local = loop.liveness !== "unknown";
   const deadline = Date.now() + seconds * 1000;
   for (let tick = 0; !controller.signal.aborted; tick++) {
-    if (local && explainProcess(loop.pid, loop.identity).liveness === "dead") {
-      return true;
+    if (local) {
+      // Without a recorded identity, a process started after the loop
+      // registered is another one: the loop's own has ended.
+      const verdict = explainProcess(
+        loop.pid,
+        loop.identity,
+        loop.identity === undefined ? { registeredAt: loop.started } : {},
+      );
+      if (verdict.liveness === "dead" || verdict.reason === "pid-reused") {
+        return true;
+      }
     }
     if (tick % 10 === 0) {
       const now = await registry.inspect(loop.id);
