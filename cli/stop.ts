@@ -17,6 +17,7 @@ import {
 } from "../src/_process_tree.ts";
 import { SIGNAL_NUMBERS, type SignalName } from "../src/_signals.ts";
 import { stopRefusal } from "./_engine.ts";
+import { parseSeconds } from "./_globals.ts";
 import { resolveId } from "./_select.ts";
 import { CliError, EXIT, UsageError } from "./_errors.ts";
 import { escapeText } from "./_format.ts";
@@ -139,21 +140,12 @@ function parseSignal(value: string): SignalName {
   return name as SignalName;
 }
 
-/** A `--timeout SECONDS` value, from 0 to 86400; `fallback` when absent. */
+/** A `--timeout SECONDS` value; `fallback` when absent. */
 export function parseTimeout(
   value: string | undefined,
   fallback = 5,
 ): number {
-  if (value === undefined) return fallback;
-  const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
-  if (!(seconds >= 0 && seconds <= 86400)) {
-    throw new UsageError(
-      `Cannot use --timeout as it must be a number of seconds from 0 to 86400: current value is ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
-  return seconds;
+  return value === undefined ? fallback : parseSeconds(value, "--timeout");
 }
 
 /**

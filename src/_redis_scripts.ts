@@ -62,6 +62,19 @@ local function deadline(id)
   if e then return tonumber(e) end
   return nil
 end
+-- Why the registration of token is no longer id's ('lost', 'taken-over'),
+-- or nil while it holds a live lease; an expired lease is dropped.
+local function unheld(id, token)
+  local held = redis.call('HGET', KEYS[3], id)
+  if not held then return 'lost' end
+  if held ~= token then return 'taken-over' end
+  local d = deadline(id)
+  if not d or d <= now then
+    drop(id, 'expired')
+    return 'lost'
+  end
+  return nil
+end
 `;
 
 /** The scripts, by name. Replies are flat arrays of strings or integers. */
@@ -94,28 +107,16 @@ return {'ok'}
   // ARGV: cap, id, token, ttl. Reply: {'renewed' | 'lost' | 'taken-over'}.
   heartbeat: `${PRELUDE}
 local id = ARGV[2]
-local token = redis.call('HGET', KEYS[3], id)
-if not token then return {'lost'} end
-if token ~= ARGV[3] then return {'taken-over'} end
-local d = deadline(id)
-if not d or d <= now then
-  drop(id, 'expired')
-  return {'lost'}
-end
+local why = unheld(id, ARGV[3])
+if why then return {why} end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), id)
 return {'renewed'}
 `,
   // ARGV: cap, id, token, json, proc, ttl. Reply as heartbeat's.
   reassign: `${PRELUDE}
 local id = ARGV[2]
-local token = redis.call('HGET', KEYS[3], id)
-if not token then return {'lost'} end
-if token ~= ARGV[3] then return {'taken-over'} end
-local d = deadline(id)
-if not d or d <= now then
-  drop(id, 'expired')
-  return {'lost'}
-end
+local why = unheld(id, ARGV[3])
+if why then return {why} end
 redis.call('HSET', KEYS[2], id, ARGV[4])
 index(id, ARGV[5])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), id)

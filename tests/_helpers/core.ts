@@ -171,16 +171,14 @@ export async function runOp(
 
 /**
  * Why a test that needs `tools` (and root, when `root`) cannot run here, or
- * `undefined` when it can. Under `CI=true` nothing may skip: a missing
- * requirement throws instead.
+ * `undefined` when it can. Pass it to {@linkcode ignoreOutsideCI}.
  */
 export function skipReason(
   options: { root?: boolean; tools?: string[] },
 ): string | undefined {
-  let reason: string | undefined;
   if (options.root) {
     const uid = new Deno.Command("id", { args: ["-u"] }).outputSync().stdout;
-    if (new TextDecoder().decode(uid).trim() !== "0") reason = "needs root";
+    if (new TextDecoder().decode(uid).trim() !== "0") return "needs root";
   }
   for (const tool of options.tools ?? []) {
     const found = new Deno.Command("sh", {
@@ -188,12 +186,24 @@ export function skipReason(
       stdout: "null",
       stderr: "null",
     }).outputSync().success;
-    if (!found) reason ??= `needs ${tool}`;
+    if (!found) return `needs ${tool}`;
   }
-  if (reason !== undefined && Deno.env.get("CI") === "true") {
+  return undefined;
+}
+
+/**
+ * The `ignore` of a test that cannot run for `reason` (`undefined`: it can).
+ * Outside CI the test is skipped with that one-line reason; under `CI=true`
+ * nothing may skip, so a missing requirement throws instead.
+ */
+export function ignoreOutsideCI(reason: string | undefined): boolean {
+  if (reason === undefined) return false;
+  if (Deno.env.get("CI") === "true") {
     throw new Error(`Cannot run this test under CI=true as it ${reason}`);
   }
-  return reason;
+  // deno-lint-ignore no-console
+  console.error(`skipped: ${reason}`);
+  return true;
 }
 
 /** {@linkcode skipReason} for a test that needs root and `tools`. */

@@ -76,8 +76,8 @@ try {
       await page.click("#stop");
       await answered;
       await page.waitForSelector(row, { state: "detached", timeout: 10000 });
-      await page.waitForFunction(() =>
-        !document.querySelector("#message")?.textContent?.startsWith("Stopping")
+      await page.waitForFunction(
+        '!document.querySelector("#message")?.textContent?.startsWith("Stopping")',
       );
       out({ message: await page.textContent("#message") });
     } else if (step === "shot") {

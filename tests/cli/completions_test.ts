@@ -3,6 +3,7 @@
 // completion function, fish through `complete -C`), with loop ids read from
 // a registry through a `loops` on PATH; zsh is parsed and loaded after
 // compinit. A shell that is not installed is skipped.
+import { ignoreOutsideCI, skipReason } from "../_helpers/core.ts";
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../cli/_commands.ts";
 import {
@@ -13,19 +14,6 @@ import {
   tempWorkspace,
   writeEntries,
 } from "../_helpers/cli.ts";
-
-async function has(shell: string): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(shell, {
-      args: ["-c", "exit 0"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
 
 async function script(shell: string): Promise<string> {
   const result = await runMain(["completions", shell]);
@@ -98,7 +86,7 @@ Deno.test("completions names every command and option of the specs", async () =>
 
 Deno.test({
   name: "completions bash completes commands, options, values and loop ids",
-  ignore: !(await has("bash")),
+  ignore: ignoreOutsideCI(skipReason({ tools: ["bash"] })),
   async fn() {
     await using env = await setup();
     const file = `${env.ws.path}/loops.bash`;
@@ -140,7 +128,7 @@ Deno.test({
 
 Deno.test({
   name: "completions fish completes commands, values and loop ids",
-  ignore: !(await has("fish")),
+  ignore: ignoreOutsideCI(skipReason({ tools: ["fish"] })),
   async fn() {
     await using env = await setup();
     const file = `${env.ws.path}/loops.fish`;
@@ -168,7 +156,7 @@ Deno.test({
 
 Deno.test({
   name: "completions zsh parses and loads after compinit",
-  ignore: !(await has("zsh")),
+  ignore: ignoreOutsideCI(skipReason({ tools: ["zsh"] })),
   async fn() {
     await using env = await setup();
     const file = `${env.ws.path}/loops.zsh`;

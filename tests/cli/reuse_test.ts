@@ -5,7 +5,11 @@
 // pid. Needs root, `unshare`, and ralph's reference code beside the checkout.
 import assert from "node:assert/strict";
 import { CLI } from "../_helpers/cli.ts";
-import { rootSkipReason, tempWorkspace } from "../_helpers/core.ts";
+import {
+  ignoreOutsideCI,
+  rootSkipReason,
+  tempWorkspace,
+} from "../_helpers/core.ts";
 import { hasReference, seedreg } from "../_helpers/ralph.ts";
 
 const skip = rootSkipReason("unshare") ??
@@ -39,7 +43,7 @@ for (const mode of ["ralph", "ours"]) {
     name: `loops stop refuses a reused pid of an entry ${
       mode === "ralph" ? "written by ralph" : "of ours that ralph rewrote"
     }`,
-    ignore: skip !== undefined,
+    ignore: ignoreOutsideCI(skip),
     async fn() {
       await using ws = await tempWorkspace();
       const output = await new Deno.Command("unshare", {

@@ -4,7 +4,11 @@
 // reaching the child once.
 import assert from "node:assert/strict";
 import { EXIT } from "../../cli/_errors.ts";
-import { rootSkipReason, skipReason } from "../_helpers/core.ts";
+import {
+  ignoreOutsideCI,
+  rootSkipReason,
+  skipReason,
+} from "../_helpers/core.ts";
 import {
   CLI,
   loops,
@@ -64,7 +68,7 @@ Deno.test("loops run never starts the command when it cannot register", async (t
   const skip = rootSkipReason("setpriv");
   await t.step({
     name: "a .ralph/ the OS does not let this user write",
-    ignore: skip !== undefined,
+    ignore: ignoreOutsideCI(skip),
     async fn() {
       await using other = await tempWorkspace();
       // Root's workspace, readable by all, writable by root alone.
@@ -203,7 +207,7 @@ print("sigints=%d" % count, flush=True)
 
 Deno.test({
   name: "one Ctrl+C on a terminal reaches the child of loops run once",
-  ignore: skipReason({ tools: ["script", "python3"] }) !== undefined,
+  ignore: ignoreOutsideCI(skipReason({ tools: ["script", "python3"] })),
   async fn() {
     await using ws = await tempWorkspace();
     const counter = `${ws.path}/counter.py`;

@@ -5,7 +5,7 @@
 // ends the loop. Takes a screenshot (README's docs/dashboard.png with UPDATE_SNAPSHOTS=1). Skips
 // when chromium is missing (not under CI=true, where it must be there).
 import assert from "node:assert/strict";
-import { skipReason } from "../_helpers/core.ts";
+import { ignoreOutsideCI, skipReason } from "../_helpers/core.ts";
 import {
   Lines,
   loops,
@@ -27,7 +27,7 @@ Deno.test({
   name: `serve's page in Chromium lists, follows, escapes and stops loops${
     SKIP ? ` (skipped: ${SKIP})` : ""
   }`,
-  ignore: SKIP !== undefined,
+  ignore: ignoreOutsideCI(SKIP),
   async fn() {
     await using ws = await tempWorkspace();
     await using a = await sleeper();

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { EXIT } from "../../cli/_errors.ts";
 import { loops, readEntries, sleeper, tempWorkspace } from "../_helpers/cli.ts";
-import { rootSkipReason } from "../_helpers/core.ts";
+import { ignoreOutsideCI, rootSkipReason } from "../_helpers/core.ts";
 
 async function childrenOf(pid: number): Promise<number[]> {
   const output = await new Deno.Command("pgrep", { args: ["-P", `${pid}`] })
@@ -123,7 +123,7 @@ Deno.test("loops stop --all stops every running loop here, and no remote one", a
 Deno.test({
   name:
     "root's loops stop refuses a planted entry naming another user's process",
-  ignore: rootSkipReason("setpriv") !== undefined,
+  ignore: ignoreOutsideCI(rootSkipReason("setpriv")),
   async fn() {
     await using ws = await tempWorkspace();
     const victim = new Deno.Command("setpriv", {

@@ -4,6 +4,7 @@
 // with 130; a held lock shows it waits and it carries on once the lock is
 // free; piped, --json prints one JSON array a line (NDJSON). No assertion
 // is on time: each waits for what must appear, with a guard against hangs.
+import { ignoreOutsideCI } from "../_helpers/core.ts";
 import assert from "node:assert/strict";
 import {
   assertClean,
@@ -17,7 +18,7 @@ import {
 } from "../_helpers/cli.ts";
 import { hasPty, Terminal } from "./_pty.ts";
 
-const PTY = await hasPty();
+const NO_PTY = await hasPty() ? undefined : "needs python3 with its pty module";
 
 // deno-lint-ignore no-control-regex
 const COLOUR = /\x1b\[\d+m/;
@@ -41,7 +42,7 @@ for (const noColor of [true, false]) {
     name: `watch on a terminal redraws every second and exits 130 on Ctrl+C (${
       noColor ? "NO_COLOR" : "colour"
     })`,
-    ignore: !PTY,
+    ignore: ignoreOutsideCI(NO_PTY),
     async fn() {
       await using ws = await tempWorkspace();
       await using loop = await sleeper();
@@ -83,7 +84,7 @@ for (const noColor of [true, false]) {
 
 Deno.test({
   name: "watch on a terminal waits out a held lock and carries on",
-  ignore: !PTY,
+  ignore: ignoreOutsideCI(NO_PTY),
   async fn() {
     await using ws = await tempWorkspace();
     await using loop = await sleeper();

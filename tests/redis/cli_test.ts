@@ -1,5 +1,6 @@
 // The CLI against Redis: LOOPS_REDIS_URL selects the engine (cli/_engine.ts),
 // `loops run` claims there, and another `loops list` sees it.
+import { ignoreOutsideCI } from "../_helpers/core.ts";
 import assert from "node:assert/strict";
 import { redisSkipReason, startRedis } from "../_helpers/redis.ts";
 
@@ -23,7 +24,7 @@ Deno.test({
   name: `LOOPS_REDIS_URL points loops run and list at Redis${
     skip ? ` (${skip})` : ""
   }`,
-  ignore: skip !== undefined,
+  ignore: ignoreOutsideCI(skip),
   async fn() {
     await using server = await startRedis();
     const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });

@@ -3,6 +3,7 @@
 // report `lost` when the server stops answering, a watch that resumes after
 // a restart, and errors that name the cause. Deadlines below are upper
 // bounds for "does not hang", never timings to meet.
+import { ignoreOutsideCI } from "../_helpers/core.ts";
 import assert from "node:assert/strict";
 import {
   createLoopEntry,
@@ -29,8 +30,12 @@ const ENV_FLAG = "--allow-env=REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS";
 
 const skip = redisSkipReason();
 function test(name: string, fn: (server: RedisServer) => Promise<void>) {
-  if (skip !== undefined) {
-    Deno.test({ name: `${name} (${skip})`, ignore: true, fn() {} });
+  if (ignoreOutsideCI(skip)) {
+    Deno.test({
+      name: `${name} (${skip})`,
+      ignore: ignoreOutsideCI(skip),
+      fn() {},
+    });
     return;
   }
   Deno.test(name, async () => {

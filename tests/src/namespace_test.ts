@@ -2,6 +2,7 @@
 // root): an entry's pid is never probed outside the namespace it belongs to.
 import assert from "node:assert/strict";
 import {
+  ignoreOutsideCI,
   readJson,
   rootSkipReason,
   runOp,
@@ -34,7 +35,7 @@ type Listed = { id: string; status: string }[];
 
 Deno.test({
   name: "a loop registered in a container is remote on the host, never cleaned",
-  ignore: skip !== undefined,
+  ignore: ignoreOutsideCI(skip),
   async fn() {
     await using ws = await tempWorkspace();
     // Inside: a sleeper (a small pid there, another process here) registers.
@@ -87,7 +88,7 @@ Deno.test({
 
 Deno.test({
   name: "a host loop listed from a container is remote there and survives",
-  ignore: skip !== undefined,
+  ignore: ignoreOutsideCI(skip),
   async fn() {
     await using ws = await tempWorkspace();
     const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();

@@ -5,23 +5,22 @@
 // beside the checkout (tests/_helpers/ralph.ts).
 import assert from "node:assert/strict";
 import { createLoopEntry, LoopRegistry } from "../../mod.ts";
-import { fileIds, lines, runOp, tempWorkspace } from "../_helpers/core.ts";
-import { seedreg } from "../_helpers/ralph.ts";
+import {
+  fileIds,
+  ignoreOutsideCI,
+  lines,
+  runOp,
+  skipReason,
+  tempWorkspace,
+} from "../_helpers/core.ts";
+import { hasReference, seedreg } from "../_helpers/ralph.ts";
 
 const EMULATOR = new URL("../fixtures/ralph_emulator.py", import.meta.url)
   .pathname;
 const WORKER =
   new URL("../fixtures/registry_worker.ts", import.meta.url).pathname;
 
-function hasPython(): boolean {
-  try {
-    return new Deno.Command("python3", { args: ["--version"] }).outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-}
-const ignore = !hasPython();
+const ignore = ignoreOutsideCI(skipReason({ tools: ["python3"] }));
 
 async function ralph(...args: string[]): Promise<void> {
   const out = await new Deno.Command("python3", { args: [EMULATOR, ...args] })
@@ -116,11 +115,14 @@ Deno.test({
   },
 });
 
-const real = await seedreg().catch(() => undefined);
+const noReference = await hasReference()
+  ? undefined
+  : "needs ../shared/ralph-reference";
+const real = noReference === undefined ? await seedreg() : undefined;
 
 Deno.test({
   name: "ralph's real writer and ours exclude each other: no lost update",
-  ignore: real === undefined,
+  ignore: ignoreOutsideCI(noReference),
   async fn() {
     await using ws = await tempWorkspace();
     const count = 40;

@@ -12,6 +12,7 @@ import {
 import {
   aliveEnv,
   deadPid,
+  ignoreOutsideCI,
   lineReader,
   rawEntry,
   readJson,
@@ -159,7 +160,7 @@ Deno.test({
   name: named(
     "root in a user's workspace gives what it creates to that user, and changes no owner or mode",
   ),
-  ignore: skip !== undefined,
+  ignore: ignoreOutsideCI(skip),
   async fn(t) {
     const files = [".ralph", ".ralph/loops.json", ".ralph/loops.json.journal"];
     await t.step(
@@ -256,7 +257,7 @@ Deno.test({
   name: named(
     "changes are refused in a registry someone else could write; reads work and clean nothing",
   ),
-  ignore: skip !== undefined,
+  ignore: ignoreOutsideCI(skip),
   async fn(t) {
     const dead = await deadPid();
     await t.step(".ralph writable by others", async () => {
@@ -373,7 +374,7 @@ Deno.test({
 
 Deno.test({
   name: named("a fresh loops.json is readable by the group under a 0002 umask"),
-  ignore: skip !== undefined,
+  ignore: ignoreOutsideCI(skip),
   async fn() {
     await using ws = await tempWorkspace("loops_umask_test_");
     for (const id of ["second"]) {
@@ -392,7 +393,7 @@ Deno.test({
   name: named(
     "mayStop() never lets a registry aim a signal at another user's process",
   ),
-  ignore: skip !== undefined,
+  ignore: ignoreOutsideCI(skip),
   async fn(t) {
     const mine = sleeper(NOBODY);
     const theirs = sleeper(OTHER);
@@ -610,7 +611,7 @@ Deno.test({
   name: named(
     `a swapper exchanging the journal, loops.json and .ralph with links and FIFOs never gets a byte written through (${CALLS} calls per case)`,
   ),
-  ignore: skip !== undefined,
+  ignore: ignoreOutsideCI(skip),
   async fn(t) {
     const secret = await dir(0o755);
     const target = `${secret}/target`;

@@ -4,6 +4,7 @@
 // and very long lines. On the terminal every field is shown escaped, the only
 // escape sequences are our own colours (none with NO_COLOR), and each line
 // fits the terminal width; piped, the prompt is printed in full.
+import { ignoreOutsideCI, skipReason } from "../_helpers/core.ts";
 import assert from "node:assert/strict";
 import { EXIT } from "../../cli/_errors.ts";
 import { textWidth } from "../../cli/_format.ts";
@@ -15,20 +16,7 @@ import {
   writeEntries,
 } from "../_helpers/cli.ts";
 
-async function hasScript(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("script", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-const SCRIPT = await hasScript();
+const NO_SCRIPT = skipReason({ tools: ["script"] });
 
 /**
  * Runs `loops --workspace <ws> <args>` with stdout on a pseudo-terminal of
@@ -71,7 +59,7 @@ const ESCAPED =
 
 Deno.test({
   name: "terminal: hostile fields are escaped and lines fit the width",
-  ignore: !SCRIPT,
+  ignore: ignoreOutsideCI(NO_SCRIPT),
   async fn() {
     await using ws = await tempWorkspace("loops_terminal_test_");
     await using loop = await sleeper();
@@ -161,7 +149,7 @@ Deno.test({
 
 Deno.test({
   name: "terminal: an empty registry and errors print no raw escapes",
-  ignore: !SCRIPT,
+  ignore: ignoreOutsideCI(NO_SCRIPT),
   async fn() {
     await using root = await tempWorkspace("loops_terminal_test_");
     // A workspace whose path holds an escape sequence.
