@@ -148,7 +148,10 @@ function startedAtMs(ticks: number): number | undefined {
  * {@linkcode readLocalOrigin}.
  */
 export interface LocalOrigin {
-  /** A hash of `/etc/machine-id` (of the boot id where there is none). */
+  /**
+   * `LOOPS_HOST_ID`, or a hash of `/etc/machine-id` (of the boot id where
+   * there is none).
+   */
   hostId?: string;
   /** The host name, for display. */
   hostname?: string;
@@ -180,9 +183,39 @@ function readTextOrUndefined(path: string): string | undefined {
 
 let localOrigin: LocalOrigin | undefined;
 
+/** What `LOOPS_HOST_ID` may hold: a name, not a path or a sentence. */
+const HOST_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 /**
- * Reads where this process runs: the host (a hash of `/etc/machine-id`, or
- * of the boot id where a container has no machine id; and the host name),
+ * `LOOPS_HOST_ID`, when set and readable (`--allow-env=LOOPS_HOST_ID`):
+ * the host id of containers that share one `/etc/machine-id` but not their
+ * processes. `undefined` when unset, empty or not granted.
+ *
+ * @throws {TypeError} If it is set to something that is not a host id.
+ */
+function readHostIdVariable(): string | undefined {
+  const { state } = Deno.permissions.querySync({
+    name: "env",
+    variable: "LOOPS_HOST_ID",
+  });
+  if (state !== "granted") return undefined;
+  const value = Deno.env.get("LOOPS_HOST_ID");
+  if (value === undefined || value === "") return undefined;
+  if (!HOST_ID.test(value)) {
+    throw new TypeError(
+      `LOOPS_HOST_ID must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit): got ${
+        JSON.stringify(value.slice(0, 80))
+      }; set it to a name unique to this host, or unset it`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads where this process runs: the host (`LOOPS_HOST_ID` when it is set
+ * and `--allow-env=LOOPS_HOST_ID` granted, else a hash of
+ * `/etc/machine-id`, or of the boot id where a container has no machine id;
+ * and the host name),
  * the boot id, and the pid namespace. A pid number means a process only in
  * the pid namespace it was read in: entries registered on another host or in
  * another namespace are never judged by a local pid. Fields that cannot be
@@ -208,7 +241,9 @@ export function readLocalOrigin(): LocalOrigin {
   if (bootIdCache !== undefined) origin.bootId = bootIdCache;
   const machine = readTextOrUndefined("/etc/machine-id") ??
     readTextOrUndefined("/var/lib/dbus/machine-id");
-  if (machine !== undefined) origin.hostId = hash64(`machine:${machine}`);
+  const named = readHostIdVariable();
+  if (named !== undefined) origin.hostId = named;
+  else if (machine !== undefined) origin.hostId = hash64(`machine:${machine}`);
   else if (origin.bootId !== undefined) {
     origin.hostId = hash64(`boot:${origin.bootId}`);
   }

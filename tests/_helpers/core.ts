@@ -119,6 +119,14 @@ export interface RunOpOptions {
   denoDir?: string;
   /** Working directory. */
   cwd?: string;
+  /** More environment variables of the child (e.g. `LOOPS_HOST_ID`). */
+  vars?: Record<string, string>;
+}
+
+function childEnv(options: RunOpOptions): Record<string, string> | undefined {
+  const env = { ...options.vars };
+  if (options.denoDir) env.DENO_DIR = options.denoDir;
+  return Object.keys(env).length === 0 ? undefined : env;
 }
 
 /** Runs `registry_op.ts` in a child `deno run`, parses its JSON line. */
@@ -142,7 +150,7 @@ export async function runOp(
       args: denoArgs,
       stdin: "null",
       cwd: options.cwd,
-      env: options.denoDir ? { DENO_DIR: options.denoDir } : undefined,
+      env: childEnv(options),
     })
     : new Deno.Command("setpriv", {
       args: [
@@ -154,7 +162,7 @@ export async function runOp(
       ],
       stdin: "null",
       cwd: options.cwd,
-      env: options.denoDir ? { DENO_DIR: options.denoDir } : undefined,
+      env: childEnv(options),
     });
   const output = await command.output();
   const stdout = new TextDecoder().decode(output.stdout);

@@ -197,3 +197,50 @@ Deno.test("EPERM (another user's process) reads as alive", async (t) => {
     await stop(other);
   }
 });
+
+Deno.test("LOOPS_HOST_ID names the host: another id is remote, never cleaned", async () => {
+  await using ws = await tempWorkspace();
+  const sleeper = spawnSleep();
+  try {
+    const boxA = { LOOPS_HOST_ID: "box-a" };
+    const reg = await runOp(ws.path, ["register", "boxed", `${sleeper.pid}`], {
+      vars: boxA,
+    });
+    assert.equal(reg.ok, "boxed", reg.stderr);
+    const file = JSON.parse(await Deno.readTextFile(ws.file));
+    assert.equal(file.loops[0].host_id, "box-a");
+    // The same kernel, another declared host: not judged by the pid.
+    const other = await runOp(ws.path, ["inspect", "boxed"], {
+      vars: { LOOPS_HOST_ID: "box-b" },
+    });
+    assert.equal(other.ok?.liveness, "unknown", other.stderr);
+    assert.equal(other.ok?.reason, "other-host");
+    // Without the variable this is the machine-id's host: remote as well.
+    const plain = await runOp(ws.path, ["list"]);
+    assert.equal((plain.ok as { status: string }[])[0]?.status, "remote");
+    const same = await runOp(ws.path, ["inspect", "boxed"], { vars: boxA });
+    assert.equal(same.ok?.liveness, "alive", same.stderr);
+    // Once its process is gone only its own host proves it dead.
+    await stop(sleeper);
+    const cleaned = await runOp(ws.path, ["clean"], {
+      vars: { LOOPS_HOST_ID: "box-b" },
+    });
+    assert.equal(cleaned.ok, 0, cleaned.stderr);
+    const gone = await runOp(ws.path, ["clean"], { vars: boxA });
+    assert.equal(gone.ok, 1, gone.stderr);
+  } finally {
+    await stop(sleeper);
+  }
+});
+
+Deno.test("a LOOPS_HOST_ID that is not a name is a clear error", async () => {
+  await using ws = await tempWorkspace();
+  const result = await runOp(ws.path, ["register", "named", `${Deno.pid}`], {
+    vars: { LOOPS_HOST_ID: "../etc host" },
+  });
+  assert.equal(result.ok, undefined);
+  assert.match(
+    `${result.error?.message}${result.stderr}`,
+    /LOOPS_HOST_ID must be 1-64 letters.*got "\.\.\/etc host"/,
+  );
+});
