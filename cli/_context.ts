@@ -12,6 +12,10 @@ export interface ContextOptions {
   workspace?: string;
   /** `--lock-timeout`, in milliseconds. */
   lockTimeoutMs?: number;
+  /** `--redis`, as given. */
+  redis?: string;
+  /** `--namespace`, as given. */
+  namespace?: string;
   /** The help text of a command, or of the program for `undefined`. */
   help(command?: string): string;
 }
@@ -39,10 +43,17 @@ export class Context implements CommandContext {
   }
 
   get registry(): Registry {
-    this.#registry ??= openRegistry(this.workspace, {
-      lockTimeoutMs: this.lockTimeoutMs,
-    });
+    this.#registry ??= this.openRegistry();
     return this.#registry;
+  }
+
+  openRegistry(options: { lockTimeoutMs?: number } = {}): Registry {
+    return openRegistry(this.workspace, {
+      lockTimeoutMs: this.lockTimeoutMs,
+      redis: this.#options.redis,
+      namespace: this.#options.namespace,
+      ...options,
+    });
   }
 
   help(command?: string): string {

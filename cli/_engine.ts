@@ -1,7 +1,8 @@
 // The one place the CLI chooses a storage engine: every command sees only
 // the `Registry` interface. The engine is the file, LoopRegistry
-// (`<workspace>/.ralph/loops.json`), unless LOOPS_REDIS_URL names a Redis
-// server (namespace LOOPS_NAMESPACE, default the workspace's name); the
+// (`<workspace>/.ralph/loops.json`), unless --redis or LOOPS_REDIS_URL
+// names a Redis server (namespace --namespace or LOOPS_NAMESPACE, default
+// the workspace's name); the
 // Redis engine is imported only then, so a file workspace pays nothing for
 // it. Also what the CLI needs beyond the interface (a clean's preview).
 import {
@@ -20,7 +21,7 @@ import {
 import type { RedisRegistry } from "../redis.ts";
 import { Judge, removedByClean } from "../src/_liveness.ts";
 import { dirname } from "../src/_path.ts";
-import { CliError } from "./_errors.ts";
+import { CliError, UsageError } from "./_errors.ts";
 
 /** Options for {@linkcode openRegistry}. */
 export interface OpenOptions {
@@ -30,19 +31,32 @@ export interface OpenOptions {
    * @default {the engine's}
    */
   lockTimeoutMs?: number;
+  /** `--redis`: the Redis server's URL. @default {LOOPS_REDIS_URL} */
+  redis?: string;
+  /** `--namespace`. @default {LOOPS_NAMESPACE, else the workspace's name} */
+  namespace?: string;
 }
 
-/** The registry of `workspace` (an absolute path). */
+/**
+ * The registry of `workspace` (an absolute path).
+ *
+ * @throws {UsageError} If a namespace is given without a Redis server.
+ */
 export function openRegistry(
   workspace: string,
   options: OpenOptions = {},
 ): Registry {
-  const url = readEnv("LOOPS_REDIS_URL");
+  const url = options.redis || readEnv("LOOPS_REDIS_URL");
   if (url !== undefined && url !== "") {
     const name = workspace.split("/").filter(Boolean).at(-1);
     return new LazyRedisRegistry(
       url,
-      readEnv("LOOPS_NAMESPACE") || name || "default",
+      options.namespace || readEnv("LOOPS_NAMESPACE") || name || "default",
+    );
+  }
+  if (options.namespace !== undefined) {
+    throw new UsageError(
+      "Cannot use --namespace without a Redis server: add --redis URL or set LOOPS_REDIS_URL",
     );
   }
   return new LoopRegistry(workspace, { lockTimeoutMs: options.lockTimeoutMs });
@@ -131,6 +145,11 @@ class LazyRedisRegistry implements Registry {
       await (await opened.catch(() => undefined))?.close();
     }
   }
+}
+
+/** Whether the engine is shared by several machines (Redis). */
+export function isShared(registry: Registry): boolean {
+  return !(registry instanceof LoopRegistry);
 }
 
 /**

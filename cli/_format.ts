@@ -149,22 +149,52 @@ export interface TableOptions {
   now: Date;
   /** Longest WORKTREE column before cutting. */
   maxWorktree?: number;
+  /**
+   * Show the HOST column: `true` always (an engine shared by several
+   * machines), else only when the loops were registered on more than one
+   * host or on another host than `localHostId`.
+   */
+  hosts?: boolean;
+  /** This host's id, for `hosts`. */
+  localHostId?: string;
+}
+
+/** The HOST cell: the host name, else the host id; `-` when unrecorded. */
+function hostCell(loop: TableLoop): string {
+  const origin = loop.origin;
+  if (origin === undefined) return "-";
+  return cut(escapeText(origin.hostname ?? origin.hostId), 24);
+}
+
+/** Whether the table needs a HOST column; see `TableOptions.hosts`. */
+function showHosts(
+  loops: readonly TableLoop[],
+  options: TableOptions,
+): boolean {
+  if (options.hosts) return true;
+  const ids = new Set(loops.map((loop) => loop.origin?.hostId));
+  if (ids.size > 1) return true;
+  const [only] = ids;
+  return only !== undefined && only !== options.localHostId;
 }
 
 /** A row of the table: an entry with a status (a listed one, or `dead`). */
 export type TableLoop = Omit<LoopInfo, "status"> & { status: string };
 
 /**
- * Renders loops as the `ID  STATUS  PID  AGE  WORKTREE  PROMPT` table. With
- * `color`, only the status is coloured.
+ * Renders loops as the `ID  STATUS  [HOST]  PID  AGE  WORKTREE  PROMPT`
+ * table (HOST: see `TableOptions.hosts`). With `color`, only the status is
+ * coloured.
  */
 export function formatTable(
   loops: readonly TableLoop[],
   options: TableOptions,
 ): string {
+  const hosts = showHosts(loops, options);
   const rows = loops.map((loop) => [
     escapeText(loop.id),
     loop.status,
+    ...(hosts ? [hostCell(loop)] : []),
     String(loop.pid),
     formatAge(loop.started, options.now),
     loop.worktreePath === undefined
@@ -172,8 +202,17 @@ export function formatTable(
       : cut(escapeText(loop.worktreePath), options.maxWorktree ?? 40),
     escapeText(loop.prompt),
   ]);
-  const header = ["ID", "STATUS", "PID", "AGE", "WORKTREE", "PROMPT"];
-  const widths = header.slice(0, 5).map((title, column) =>
+  const header = [
+    "ID",
+    "STATUS",
+    ...(hosts ? ["HOST"] : []),
+    "PID",
+    "AGE",
+    "WORKTREE",
+    "PROMPT",
+  ];
+  const last = header.length - 1;
+  const widths = header.slice(0, last).map((title, column) =>
     Math.max(
       title.length,
       ...rows.map((row) => textWidth(row[column]!)),
@@ -181,12 +220,12 @@ export function formatTable(
   );
   const used = widths.reduce((sum, w) => sum + w + 2, 0);
   const lines = [header, ...rows].map((row, index) => {
-    const cells = row.slice(0, 5).map((cell, column) =>
+    const cells = row.slice(0, last).map((cell, column) =>
       cell + " ".repeat(widths[column]! - textWidth(cell))
     );
     const prompt = options.columns === undefined
-      ? row[5]!
-      : cut(row[5]!, Math.max(options.columns - used, 10));
+      ? row[last]!
+      : cut(row[last]!, Math.max(options.columns - used, 10));
     let line = `${cells.join("  ")}  ${prompt}`;
     // On a terminal no line is wider than it, even with a long id.
     if (options.columns !== undefined) line = cut(line, options.columns);
@@ -219,6 +258,16 @@ export function formatDetail(loop: LoopInfo, now: Date): string {
       loop.worktreePath === undefined ? "-" : escapeText(loop.worktreePath),
     ],
     ["workspace", escapeText(loop.workspace)],
+    ...(loop.origin === undefined ? [] : [[
+      "host",
+      `${escapeText(loop.origin.hostname ?? "-")} (host id ${
+        escapeText(loop.origin.hostId)
+      }${
+        loop.origin.pidNamespace === undefined
+          ? ""
+          : `, pid namespace ${loop.origin.pidNamespace}`
+      })`,
+    ]]),
     ["prompt", escapeText(loop.prompt)],
   ];
   return lines.map(([key, value]) =>

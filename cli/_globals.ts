@@ -1,6 +1,6 @@
 // The options of `loops` itself, given before the command or, but for
 // --help and --version, anywhere before a `--` after it: how they parse,
-// and what they mean for the run (workspace, lock timeout, colour).
+// and what they mean for the run (workspace, engine, lock timeout, colour).
 import { UsageError } from "./_errors.ts";
 import type { ArgValues } from "./_args.ts";
 import type { OptionSpecs } from "./_spec.ts";
@@ -18,6 +18,18 @@ export const GLOBAL_OPTIONS = {
     value: "SECONDS",
     help: "How long to wait for the registry lock (default 10)",
   },
+  redis: {
+    type: "string",
+    value: "URL",
+    help:
+      "Use the Redis registry at URL (default: LOOPS_REDIS_URL; else the file)",
+  },
+  namespace: {
+    type: "string",
+    value: "NAME",
+    help:
+      "Redis namespace (default: LOOPS_NAMESPACE, else the workspace's name)",
+  },
   color: {
     type: "string",
     value: "WHEN",
@@ -32,6 +44,8 @@ export const GLOBAL_OPTIONS = {
 export const ANYWHERE_OPTIONS = {
   workspace: GLOBAL_OPTIONS.workspace,
   "lock-timeout": GLOBAL_OPTIONS["lock-timeout"],
+  redis: GLOBAL_OPTIONS.redis,
+  namespace: GLOBAL_OPTIONS.namespace,
   color: GLOBAL_OPTIONS.color,
 } as const satisfies OptionSpecs;
 

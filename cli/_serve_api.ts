@@ -12,7 +12,6 @@
 // - Responses carry a CSP allowing only this server's script and style, no
 //   framing and no referrer; the page renders data with textContent only.
 import { LockTimeoutError, LoopNotFoundError } from "../mod.ts";
-import { openRegistry } from "./_engine.ts";
 import { CliError, EXIT } from "./_errors.ts";
 import { stringifyJson, toJson } from "./_format.ts";
 import { Hub } from "./_serve_hub.ts";
@@ -127,7 +126,7 @@ async function feed(
   hub: Hub,
   signal: AbortSignal,
 ): Promise<void> {
-  const registry = openRegistry(context.workspace, {
+  const registry = context.openRegistry({
     lockTimeoutMs: Math.min(context.lockTimeoutMs ?? Infinity, 1000),
   });
   try {

@@ -60,6 +60,11 @@ export interface CommandContext {
   /** The workspace's registry (opened on first use). */
   readonly registry: Registry;
   /**
+   * Another registry of the same engine (`--redis`, `--namespace`), for a
+   * long-lived command's own lock timeout; the caller closes it.
+   */
+  openRegistry(options?: { lockTimeoutMs?: number }): Registry;
+  /**
    * How long a registry call waits for the lock (`--lock-timeout`), in
    * milliseconds; `undefined`: the engine's default.
    */

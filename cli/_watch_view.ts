@@ -22,6 +22,7 @@ export class WatchView {
   #workspace: string;
   #location: string;
   #filtered: boolean;
+  #hosts: boolean;
   #loops: LoopInfo[] | undefined;
   #shown: string | undefined;
   #waitingSince: Date | undefined;
@@ -29,7 +30,13 @@ export class WatchView {
 
   constructor(
     io: CliIo,
-    options: { json: boolean; workspace: string; location: string },
+    options: {
+      json: boolean;
+      workspace: string;
+      location: string;
+      /** Always show the HOST column. */
+      hosts?: boolean;
+    },
     selection: Selection,
   ) {
     this.#io = io;
@@ -37,6 +44,7 @@ export class WatchView {
     this.#workspace = options.workspace;
     this.#location = escapeText(options.location);
     this.#filtered = filters(selection);
+    this.#hosts = options.hosts ?? false;
   }
 
   /** Whether the view is redrawn in place: a table on a terminal. */
@@ -76,6 +84,7 @@ export class WatchView {
         json: false,
         workspace: this.#workspace,
         filtered: this.#filtered,
+        hosts: this.#hosts,
       });
     const since = this.#waitingSince?.toTimeString().slice(0, 8);
     const status = since === undefined

@@ -1,6 +1,7 @@
 // `loops list`: the table of loops, their ids, or a JSON array; filtered
 // and ordered by the selection options.
-import type { LoopInfo } from "../mod.ts";
+import { type LoopInfo, readLocalOrigin } from "../mod.ts";
+import { isShared } from "./_engine.ts";
 import { EXIT, UsageError } from "./_errors.ts";
 import { escapeText, formatTable, stringifyJson, toJson } from "./_format.ts";
 import { filters, select, SELECT_OPTIONS } from "./_select.ts";
@@ -18,6 +19,8 @@ export interface PrintOptions {
   workspace: string;
   /** Whether a filter was given: "no loop matches" then, not "none". */
   filtered?: boolean;
+  /** Always show the HOST column (an engine shared by several machines). */
+  hosts?: boolean;
 }
 
 /** The loops as the table (or a line saying there is none), ids or JSON. */
@@ -41,6 +44,10 @@ export function renderLoops(
     color: io.color,
     columns: io.columns,
     now: new Date(),
+    hosts: options.hosts,
+    localHostId: loops.some((loop) => loop.origin !== undefined)
+      ? readLocalOrigin().hostId
+      : undefined,
   });
 }
 
@@ -58,7 +65,8 @@ export const listCommand = defineCommand({
     ...SELECT_OPTIONS,
   },
   description:
-    `Lists the loops: ID  STATUS  PID  AGE  WORKTREE  PROMPT. STATUS is running,
+    `Lists the loops: ID  STATUS  PID  AGE  WORKTREE  PROMPT, with HOST after
+STATUS for Redis or when loops of other hosts are listed. STATUS is running,
 orphan (alive, worktree gone), remote (another host or pid namespace: not
 probed here) or unknown (liveness cannot be checked). Dead entries are left out
 (and removed when the file is writable). Exits 0 even when no loop matches.`,
@@ -74,6 +82,7 @@ probed here) or unknown (liveness cannot be checked). Dead entries are left out
       quiet,
       workspace: context.workspace,
       filtered: filters(selection),
+      hosts: isShared(context.registry),
     });
     if (text !== undefined) context.io.out(text);
     return EXIT.ok;

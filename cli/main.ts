@@ -61,6 +61,14 @@ function applyGlobals(values: GlobalValues, io: CliIo): CliIo {
   if (values.workspace === "") {
     throw new UsageError("Option --workspace needs a directory");
   }
+  if (values.redis === "") {
+    throw new UsageError(
+      "Option --redis needs a URL such as redis://HOST:6379",
+    );
+  }
+  if (values.namespace === "") {
+    throw new UsageError("Option --namespace needs a name");
+  }
   checkChoices(GLOBAL_OPTIONS, values);
   if (values["lock-timeout"] !== undefined) {
     parseSeconds(values["lock-timeout"], "--lock-timeout");
@@ -134,6 +142,8 @@ async function run(
   const timeout = globals["lock-timeout"];
   const context = new Context(io, {
     workspace: globals.workspace,
+    redis: globals.redis,
+    namespace: globals.namespace,
     lockTimeoutMs: timeout === undefined
       ? undefined
       : parseSeconds(timeout, "--lock-timeout") * 1000,

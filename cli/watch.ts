@@ -5,7 +5,7 @@
 // waits, and retries.
 import { guardInspectorSignal } from "../src/_inspector_guard.ts";
 import { LockTimeoutError } from "../mod.ts";
-import { openRegistry } from "./_engine.ts";
+import { isShared } from "./_engine.ts";
 import { EXIT } from "./_errors.ts";
 import { select, SELECT_OPTIONS } from "./_select.ts";
 import { defineCommand } from "./_spec.ts";
@@ -37,13 +37,14 @@ process holds the lock, it says so and retries.`,
     const { ATTEMPT_MS, pause, REDRAW_MS, RETRY_MS, WatchView } = await import(
       "./_watch_view.ts"
     );
-    const registry = openRegistry(workspace, {
+    const registry = context.openRegistry({
       lockTimeoutMs: Math.min(context.lockTimeoutMs ?? Infinity, ATTEMPT_MS),
     });
     const view = new WatchView(io, {
       json,
       workspace,
       location: registry.location,
+      hosts: isShared(registry),
     }, selection);
     const controller = new AbortController();
     const { signal } = controller;

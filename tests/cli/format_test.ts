@@ -176,6 +176,53 @@ Deno.test("formatTable() renders aligned columns", () => {
   );
 });
 
+Deno.test("formatTable() adds HOST for other hosts, or always when asked", () => {
+  const here = { hostId: "aaaa", hostname: "here" };
+  const there = { hostId: "bbbb", hostname: "\x1b[31mthere" };
+  const local = [loop({ origin: here }), loop({ id: "loop-2-beef" })];
+  const header = (text: string) => text.split("\n")[0]!.split(/ +/);
+  const base = { color: false, columns: undefined, now: NOW };
+  // Only this host's loops (or none recorded): no column.
+  assert.deepEqual(
+    header(formatTable([loop({ origin: here })], {
+      ...base,
+      localHostId: "aaaa",
+    })),
+    ["ID", "STATUS", "PID", "AGE", "WORKTREE", "PROMPT"],
+  );
+  assert.ok(!header(formatTable([loop()], base)).includes("HOST"));
+  // Another host's loop: its name, escaped; "-" where none is recorded.
+  const mixed = formatTable(
+    [...local, loop({ id: "loop-3-cafe", origin: there, status: "remote" })],
+    { ...base, localHostId: "aaaa" },
+  ).split("\n");
+  assert.match(mixed[0]!, /^ID +STATUS +HOST +PID +AGE +WORKTREE +PROMPT$/);
+  assert.match(mixed[1]!, /^loop-1-abcd +running +here +4242 /);
+  assert.match(mixed[2]!, /^loop-2-beef +running +- +4242 /);
+  assert.match(mixed[3]!, /^loop-3-cafe +remote +\\x1b\[31mthere +4242 /);
+  // No host id of this process known: a recorded one is another host's.
+  assert.ok(
+    header(formatTable([loop({ origin: here })], base)).includes("HOST"),
+  );
+  // A shared engine: always, even for this host's loops alone.
+  assert.ok(
+    header(formatTable([loop({ origin: here })], {
+      ...base,
+      localHostId: "aaaa",
+      hosts: true,
+    })).includes("HOST"),
+  );
+});
+
+Deno.test("formatDetail() names the host and pid namespace", () => {
+  const text = formatDetail(
+    loop({ origin: { hostId: "bbbb", hostname: "there", pidNamespace: 7 } }),
+    NOW,
+  );
+  assert.match(text, /^host: +there \(host id bbbb, pid namespace 7\)$/m);
+  assert.doesNotMatch(formatDetail(loop(), NOW), /^host:/m);
+});
+
 Deno.test("formatTable() escapes every field", () => {
   const evil = "\x1b[2J\u202e\r\x9b";
   const text = formatTable(

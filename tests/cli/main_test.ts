@@ -509,6 +509,7 @@ Deno.test("repair says so when the engine has nothing to repair", async () => {
     },
     workspace: "/ws",
     registry,
+    openRegistry: () => registry,
     help: () => "",
   }, { values: {}, positionals: [] });
   assert.equal(code, 0);

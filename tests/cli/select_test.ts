@@ -99,8 +99,12 @@ Deno.test("list --status, --host, --worktree, --sort and -q pick and order loops
     await list("--json", "--status", "running", "--sort", "id"),
   );
   assert.deepEqual(json.map((e: { id: string }) => e.id), ["b-wt", "d-plain"]);
+  // A loop of another host brings the HOST column: its host name.
   const table = (await list("--status", "remote")).split("\n");
-  assert.match(table[1]!, /^a-far +remote +4242 /);
+  assert.match(table[0]!, /^ID +STATUS +HOST +PID +AGE /);
+  assert.match(table[1]!, /^a-far +remote +alpha +4242 /);
+  const local = (await list("--status", "running")).split("\n");
+  assert.match(local[0]!, /^ID +STATUS +PID +AGE /);
   assert.equal(
     await list("--status", "unknown"),
     `No loops match in ${ws.path}\n`,

@@ -57,3 +57,77 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: `--redis and --namespace choose the server; list shows HOST${
+    skip ? ` (${skip})` : ""
+  }`,
+  ignore: ignoreOutsideCI(skip),
+  async fn() {
+    await using server = await startRedis();
+    const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
+    const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    try {
+      const flags = ["--redis", server.url, "--namespace", "flags"];
+      const reg = await loops([
+        "-w",
+        workspace,
+        ...flags,
+        "register",
+        "--pid",
+        `${sleeper.pid}`,
+        "--id",
+        "loop-flag-0001",
+        "--prompt",
+        "flagged",
+      ], {});
+      assert.equal(reg.code, 0, reg.stderr);
+      // Options after the command too; the table of a shared engine has HOST.
+      const table = await loops(["-w", workspace, "list", ...flags], {});
+      assert.equal(table.code, 0, table.stderr);
+      const [header, row] = table.stdout.split("\n");
+      assert.match(header!, /^ID +STATUS +HOST +PID +AGE /);
+      assert.match(
+        row!,
+        new RegExp(`^loop-flag-0001 +running +\\S+ +${sleeper.pid} `),
+      );
+      // The flag wins over LOOPS_REDIS_URL; another namespace is empty.
+      const other = await loops(
+        ["-w", workspace, "--namespace", "other", "list", "--json"],
+        { LOOPS_REDIS_URL: server.url },
+      );
+      assert.deepEqual(JSON.parse(other.stdout), []);
+      const flagged = await loops(
+        ["-w", workspace, ...flags, "list", "-q"],
+        { LOOPS_REDIS_URL: "redis://127.0.0.1:1" },
+      );
+      assert.equal(flagged.stdout, "loop-flag-0001\n", flagged.stderr);
+      await Deno.stat(workspace);
+      await assert.rejects(
+        Deno.stat(`${workspace}/.ralph/loops.json`),
+        Deno.errors.NotFound,
+      );
+    } finally {
+      sleeper.kill("SIGKILL");
+      await sleeper.status;
+      await Deno.remove(workspace, { recursive: true });
+    }
+  },
+});
+
+Deno.test("--namespace without a Redis server, or an empty --redis, is a usage error", async () => {
+  const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
+  try {
+    const ns = await loops(["-w", workspace, "--namespace", "x", "list"], {});
+    assert.equal(ns.code, 2);
+    assert.match(
+      ns.stderr,
+      /Cannot use --namespace without a Redis server: add --redis URL or set LOOPS_REDIS_URL/,
+    );
+    const empty = await loops(["-w", workspace, "list", "--redis="], {});
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /Option --redis needs a URL/);
+  } finally {
+    await Deno.remove(workspace, { recursive: true });
+  }
+});
