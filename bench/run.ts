@@ -44,6 +44,8 @@ import {
   lockBaselinePhase,
   ralphMeasure,
 } from "./_ralph.ts";
+import { redisBench } from "./_redis.ts";
+import { serveBench } from "./_serve.ts";
 import { aliveEnv as alive, lineReader } from "../tests/_helpers/core.ts";
 import { checkMarkers, MarkerError, updateDoc } from "./report/doc.ts";
 import {
@@ -82,6 +84,10 @@ interface Settings {
   contentionMs: number;
   contentionRounds: number;
   cliRuns: number;
+  /** Changes timed per watch latency row of the Redis section. */
+  watchSamples: number;
+  serveRounds: number;
+  servePhaseMs: number;
 }
 
 function log(text: string): void {
@@ -684,6 +690,9 @@ async function bench(args: string[]): Promise<number> {
       contentionMs: 500,
       contentionRounds: 2,
       cliRuns: 7,
+      watchSamples: 40,
+      serveRounds: 2,
+      servePhaseMs: 1000,
     }
     : {
       quick: false,
@@ -692,6 +701,9 @@ async function bench(args: string[]): Promise<number> {
       contentionMs: 1500,
       contentionRounds: 5,
       cliRuns: 21,
+      watchSamples: 200,
+      serveRounds: 5,
+      servePhaseMs: 2000,
     };
   const command = `deno task bench${values.quick ? " --quick" : ""}${
     values["write-docs"] ? " --write-docs" : ""
@@ -739,6 +751,20 @@ async function bench(args: string[]): Promise<number> {
       workspaces.get(10_000)!,
       settings.cliRuns,
     );
+    log("Redis engine");
+    const redis = await redisBench({
+      rounds: settings.rounds,
+      budgetMs: settings.budgetMs,
+      watchSamples: settings.watchSamples,
+      onRound: (n) => log(`  round ${n}/${settings.rounds}`),
+    });
+    if ("missing" in redis) log(`Redis engine not measured: ${redis.missing}`);
+    log("dashboard under load");
+    const serve = await serveBench(tmp, holders, {
+      rounds: settings.serveRounds,
+      phaseMs: settings.servePhaseMs,
+      onRound: (n) => log(`  round ${n}/${settings.serveRounds}`),
+    });
     const results: Results = {
       command,
       quick: settings.quick,
@@ -760,6 +786,8 @@ async function bench(args: string[]): Promise<number> {
       lockBaselineMissing: "missing" in lockC ? lockC.missing : undefined,
       ralph,
       cli: cliResults,
+      redis,
+      serve,
       targets: [],
     };
     results.targets = evaluate(results);

@@ -14,7 +14,9 @@ import {
   breakdownTable,
   cliTable,
   contentionTable,
+  redisTable,
   runTable,
+  serveTable,
   singleTable,
   targetTable,
 } from "./tables.ts";
@@ -26,6 +28,8 @@ export const BLOCKS = {
   breakdown: breakdownTable,
   contention: contentionTable,
   cli: cliTable,
+  redis: redisTable,
+  serve: serveTable,
   targets: targetTable,
   "figures-pair": pairFigures,
   "figures-reads": readFigures,

@@ -79,7 +79,7 @@ export const CLI_KEYS = ["empty", "node", "version", "list", "json"] as const;
 /** A command whose wall time is measured. */
 export type CliKey = (typeof CLI_KEYS)[number];
 
-/** The targets of issues 4 and 13. */
+/** The targets of issues 4, 13 and 14. */
 export type TargetKey =
   | "pair"
   | "list"
@@ -95,7 +95,70 @@ export type TargetKey =
   | "ralph.pair.100"
   | "ralph.pair.10000"
   | "lock.p99"
-  | "lock.fairness";
+  | "lock.fairness"
+  | "serve";
+
+/** A Redis engine call measured (issue 11). */
+export type RedisKey =
+  | `redis.${"pair" | "list"}.${Size}`
+  | "redis.heartbeat"
+  | "redis.fill";
+
+/** One Redis engine measurement. */
+export interface RedisResult {
+  key: RedisKey;
+  label: string;
+  entries?: number;
+  /** Calls per second (median of the rounds). */
+  rate: number;
+}
+
+/** How soon another registry's `watch()` yields a change. */
+export interface WatchLatency {
+  /** Entries in the namespace besides the changing one. */
+  entries: number;
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** The Redis engine's section of a run. */
+export interface RedisSection {
+  /** `redis-server --version`'s version. */
+  server: string;
+  rounds: number;
+  budgetMs: number;
+  results: RedisResult[];
+  watch: WatchLatency[];
+}
+
+/**
+ * `list` of a file registry in one process while `loops serve` of the same
+ * workspace pushes to event-stream clients (issue 14).
+ */
+export interface ServeSection {
+  /** Event-stream clients in the loaded phases. */
+  clients: number;
+  /** Entries of the registry listed. */
+  entries: number;
+  rounds: number;
+  /** Length of each phase, ms. */
+  phaseMs: number;
+  /** Registry changes per second made during every phase (both kinds). */
+  changesPerSecond: number;
+  /** list calls/s in another process, no client connected (median round). */
+  idleRate: number;
+  /** list calls/s in another process, with the clients (median round). */
+  loadedRate: number;
+  /** idle over loaded rate, the median of the rounds' ratios. */
+  ratio: number;
+  /** `loops` events received per second over all clients, loaded phases. */
+  eventsPerSecond: number;
+  /** Bytes received per second over all clients, loaded phases. */
+  bytesPerSecond: number;
+  /** Fewest clients still streaming at the end of a loaded phase. */
+  streaming: number;
+}
 
 /** The machine the run was made on. */
 export interface Machine {
@@ -202,6 +265,10 @@ export interface Results {
   /** The `seedreg` binary measured, or why ralph's code was not measured. */
   ralph: { path: string } | { missing: string };
   cli: CliResult[];
+  /** The Redis engine, or why it was not measured (no redis-server). */
+  redis: RedisSection | { missing: string };
+  /** The dashboard under load. */
+  serve: ServeSection;
   targets: Target[];
 }
 
@@ -256,6 +323,15 @@ export function contentionOf(
 /** Median wall milliseconds of one CLI command. */
 export function cliMs(results: Results, key: CliKey): number {
   return found(results.cli.find((r) => r.key === key), key).medianMs;
+}
+
+/** Calls per second of a Redis measurement, `undefined` when not made. */
+export function redisRate(
+  results: Results,
+  key: RedisKey,
+): number | undefined {
+  if ("missing" in results.redis) return undefined;
+  return results.redis.results.find((r) => r.key === key)?.rate;
 }
 
 /** One evaluated target. */

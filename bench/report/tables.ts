@@ -12,6 +12,7 @@ import {
   type Results,
   type SingleKey,
   type SingleResult,
+  sized,
 } from "./results.ts";
 import { verdict } from "./targets.ts";
 
@@ -48,6 +49,16 @@ export function runTable(results: Results): string {
       "path" in results.ralph
         ? "`seedreg` (../shared/ralph-reference: ralph's loop_registry.rs), `bench-register N` / `bench-list N` timed inside it, in the same rounds"
         : `**not measured**: ${results.ralph.missing}`,
+    ],
+    [
+      "Redis engine",
+      "missing" in results.redis
+        ? `**not measured**: ${results.redis.missing}`
+        : `redis-server ${results.redis.server} of its own on loopback, no persistence; ${results.redis.rounds} interleaved rounds of ${results.redis.budgetMs} ms per operation`,
+    ],
+    [
+      "dashboard under load",
+      `${results.serve.rounds} rounds of one ${results.serve.phaseMs} ms phase without clients and one with, in alternating order`,
     ],
   ]);
 }
@@ -188,6 +199,105 @@ export function cliTable(results: Results): string {
   );
 }
 
+/** The file engine's measurement of the same call, for the Redis table. */
+function fileOf(key: string): SingleKey | undefined {
+  const match = key.match(/^redis\.(pair|list)\.(1|100|10000)$/);
+  if (match === null) return undefined;
+  return sized(
+    match[1] as "pair" | "list",
+    Number(match[2]) as 1 | 100 | 10_000,
+  );
+}
+
+/**
+ * The Redis engine's calls beside the file engine's at the same size (from
+ * the same run), then its watch latency; or why it was not measured.
+ */
+export function redisTable(results: Results): string {
+  const redis = results.redis;
+  if ("missing" in redis) return `Not measured: ${redis.missing}.`;
+  const calls = table(
+    [
+      { title: "Redis engine" },
+      { title: "loops", ...right },
+      { title: "calls/s", ...right },
+      { title: "us/call", ...right },
+      { title: "file engine calls/s", ...right },
+      { title: "x file engine", ...right },
+    ],
+    redis.results.map((r) => {
+      const key = fileOf(r.key);
+      const file = key === undefined ? undefined : rateIfAny(results, key);
+      return [
+        r.label,
+        r.entries === undefined ? "" : int(r.entries),
+        int(r.rate),
+        us(r.rate),
+        file === undefined ? "" : int(file),
+        file === undefined ? "" : x(r.rate / file),
+      ];
+    }),
+  );
+  const watch = table(
+    [
+      { title: "watch(): from a register or deregister to the yield" },
+      { title: "loops", ...right },
+      { title: "changes", ...right },
+      { title: "p50 ms", ...right },
+      { title: "p99 ms", ...right },
+    ],
+    redis.watch.map((w) => [
+      "another registry instance of the same process",
+      int(w.entries),
+      int(w.samples),
+      fixed(w.p50Ms, 2),
+      fixed(w.p99Ms, 2),
+    ]),
+  );
+  return `${calls}\n\n${watch}`;
+}
+
+/** list in another process with and without the event-stream clients. */
+export function serveTable(results: Results): string {
+  const s = results.serve;
+  return table([{ title: "dashboard under load" }, { title: "value" }], [
+    [
+      "registry served and listed",
+      `${int(s.entries)} entries over 4 live processes`,
+    ],
+    [
+      "changes, in every phase",
+      `${
+        fixed(s.changesPerSecond, 1)
+      }/s (register or deregister of one loop, in turn)`,
+    ],
+    [
+      "event-stream clients, loaded phases",
+      `${int(s.clients)} (${
+        int(s.streaming)
+      } still streaming at each phase's end)`,
+    ],
+    [
+      "pushed to the clients",
+      `${int(s.eventsPerSecond)} \`loops\` events/s, ${
+        fixed(s.bytesPerSecond / 1e6, 1)
+      } MB/s`,
+    ],
+    [
+      "`list` in another process, no client",
+      `${int(s.idleRate)} calls/s (${us(s.idleRate)} us/call)`,
+    ],
+    [
+      `\`list\` in another process, ${int(s.clients)} clients`,
+      `${int(s.loadedRate)} calls/s (${us(s.loadedRate)} us/call)`,
+    ],
+    [
+      "slowdown (median of the rounds' ratios)",
+      x(s.ratio),
+    ],
+  ]);
+}
+
 /** Each target, what was measured and the verdict. */
 export function targetTable(results: Results): string {
   return table(
@@ -208,6 +318,10 @@ export function renderTables(results: Results): string {
     contentionTable(results),
     "### CLI",
     cliTable(results),
+    "### Redis engine",
+    redisTable(results),
+    "### Dashboard under load",
+    serveTable(results),
     "### Targets",
     targetTable(results),
   ].join("\n\n");

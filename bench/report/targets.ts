@@ -1,6 +1,6 @@
-// The targets of issue 4, judged against one run. This file is the one place
+// The targets of issues 4, 13 and 14, judged against one run. This file is the one place
 // that states each target's limit.
-import { fixed, x } from "./format.ts";
+import { fixed, int, x } from "./format.ts";
 import {
   cliMs,
   contentionOf,
@@ -32,6 +32,7 @@ export const LIMITS = {
   "ralph.pair.10000": 1,
   "lock.p99": 3,
   "lock.fairness": 0.8,
+  serve: 2,
 } as const satisfies Partial<Record<TargetKey, number>>;
 
 interface Bound {
@@ -130,7 +131,7 @@ function lockTargets(results: Results): Target[] {
   return [p99, fair];
 }
 
-/** Checks each target of issues 4 and 13 against the run. */
+/** Checks each target of issues 4, 13 and 14 against the run. */
 export function evaluate(results: Results): Target[] {
   const perEntry100 = usOf(results, sized("list", 100)) / 100;
   const perEntry10k = usOf(results, sized("list", 10_000)) / 10_000;
@@ -232,6 +233,16 @@ export function evaluate(results: Results): Target[] {
       ralphKey("pair", 10_000),
     ),
     ...lockTargets(results),
+    atMost({
+      key: "serve",
+      name:
+        `list in another process with ${results.serve.clients} event-stream clients vs none`,
+      value: results.serve.ratio,
+      limit: LIMITS.serve,
+      measured: `${x(results.serve.ratio)} (${int(results.serve.idleRate)} vs ${
+        int(results.serve.loadedRate)
+      } calls/s)`,
+    }),
   ];
 }
 

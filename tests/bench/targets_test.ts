@@ -32,6 +32,7 @@ Deno.test("evaluate() judges each target of the fixed run", () => {
     "ralph.pair.10000": "**missed**",
     "lock.p99": "**missed**",
     "lock.fairness": "**missed** (by 2.6x)",
+    serve: "met",
   });
   const measured = evaluate(fixedResults()).map((t) => t.measured);
   assert.deepEqual(measured, [
@@ -50,6 +51,7 @@ Deno.test("evaluate() judges each target of the fixed run", () => {
     "not measured: not in the fixed run",
     "not measured: not in the fixed run",
     "0.31",
+    "1.18x (2,863 vs 2,388 calls/s)",
   ]);
 });
 
@@ -100,6 +102,11 @@ Deno.test("evaluate() turns a verdict when its measurement moves", async (t) => 
     const results = fixedResults();
     results.cli.find((c) => c.key === "list")!.medianMs = 14.48 * 1.8;
     assert.equal(verdicts(results).cli, "**missed** (by 1.20x)");
+  });
+  await t.step("list over 2x slower under the clients misses", () => {
+    const results = fixedResults();
+    results.serve.ratio = 2.5;
+    assert.equal(verdicts(results).serve, "**missed** (by 1.25x)");
   });
   await t.step("8 processes below 0.8x of one miss", () => {
     const results = fixedResults();

@@ -19,6 +19,7 @@ function single(
 
 const PAIR = "register + deregister (per call)";
 const STUBBED = "list, liveness probes stubbed out";
+const REMOTE = "list (loops of another host: lease only)";
 
 /** A fresh copy of the run, so that a test may change it. */
 export function fixedResults(): Results {
@@ -216,6 +217,47 @@ export function fixedResults(): Results {
         runs: 21,
       },
     ],
+    redis: {
+      server: "7.0.15",
+      rounds: 7,
+      budgetMs: 300,
+      results: [
+        { key: "redis.pair.1", label: PAIR, entries: 1, rate: 9925 },
+        { key: "redis.list.1", label: REMOTE, entries: 1, rate: 9155 },
+        { key: "redis.pair.100", label: PAIR, entries: 100, rate: 9957 },
+        { key: "redis.list.100", label: REMOTE, entries: 100, rate: 1648 },
+        { key: "redis.pair.10000", label: PAIR, entries: 10_000, rate: 11_975 },
+        { key: "redis.list.10000", label: REMOTE, entries: 10_000, rate: 15.8 },
+        {
+          key: "redis.heartbeat",
+          label: "claim().heartbeat(): renew the lease",
+          rate: 10_299,
+        },
+        {
+          key: "redis.fill",
+          label: "register, 64 in flight (filling the namespace, once)",
+          entries: 10_000,
+          rate: 33_116,
+        },
+      ],
+      watch: [
+        { entries: 1, samples: 200, p50Ms: 0.49, p99Ms: 3.69 },
+        { entries: 100, samples: 200, p50Ms: 1.03, p99Ms: 5.27 },
+      ],
+    },
+    serve: {
+      clients: 200,
+      entries: 100,
+      rounds: 5,
+      phaseMs: 2000,
+      changesPerSecond: 9.83,
+      idleRate: 2863,
+      loadedRate: 2388,
+      ratio: 1.18,
+      eventsPerSecond: 2166,
+      bytesPerSecond: 48_398_532,
+      streaming: 200,
+    },
     targets: [],
   };
 }
