@@ -139,6 +139,7 @@ async function rounds(
     | "idleRate"
     | "loadedRate"
     | "ratio"
+    | "ratios"
     | "eventsPerSecond"
     | "bytesPerSecond"
     | "streaming"
@@ -182,7 +183,8 @@ async function rounds(
   return {
     idleRate: median(idle),
     loadedRate: median(loaded),
-    ratio: median(ratios),
+    ratio: median([...ratios]),
+    ratios,
     eventsPerSecond: events / (loadedMs / 1000),
     bytesPerSecond: bytes / (loadedMs / 1000),
     streaming,

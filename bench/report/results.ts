@@ -152,6 +152,8 @@ export interface ServeSection {
   loadedRate: number;
   /** idle over loaded rate, the median of the rounds' ratios. */
   ratio: number;
+  /** Each round's idle over loaded rate, in the order run. */
+  ratios: number[];
   /** `loops` events received per second over all clients, loaded phases. */
   eventsPerSecond: number;
   /** Bytes received per second over all clients, loaded phases. */

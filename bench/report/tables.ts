@@ -293,7 +293,7 @@ export function serveTable(results: Results): string {
     ],
     [
       "slowdown (median of the rounds' ratios)",
-      x(s.ratio),
+      `${x(s.ratio)} (rounds: ${s.ratios.map(x).join(", ")})`,
     ],
   ]);
 }

@@ -254,6 +254,7 @@ export function fixedResults(): Results {
       idleRate: 2863,
       loadedRate: 2388,
       ratio: 1.18,
+      ratios: [1.12, 1.3, 1.18, 1.25, 1.09],
       eventsPerSecond: 2166,
       bytesPerSecond: 48_398_532,
       streaming: 200,
