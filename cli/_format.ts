@@ -18,7 +18,10 @@ export interface LoopJson {
   "host_id"?: string;
   hostname?: string;
   "pid_ns"?: number;
-  /** running, orphan, remote or unknown; dead or orphan in `clean --dry-run`. */
+  /**
+   * running, orphan, remote, unknown or stale; dead or orphan in
+   * `clean --dry-run`.
+   */
   status: string;
 }
 
@@ -130,12 +133,13 @@ export function cut(text: string, width: number): string {
 }
 
 // The colour of each status (README's table of statuses): green, yellow,
-// cyan, dim, red. A status without one is shown plain.
+// cyan, dim, magenta, red. A status without one is shown plain.
 const COLORS: Readonly<Record<string, string>> = {
   running: "\x1b[32m",
   orphan: "\x1b[33m",
   remote: "\x1b[36m",
   unknown: "\x1b[2m",
+  stale: "\x1b[35m",
   dead: "\x1b[31m",
 };
 

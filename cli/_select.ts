@@ -16,6 +16,7 @@ export const STATUSES: readonly LoopStatus[] = [
   "orphan",
   "remote",
   "unknown",
+  "stale",
 ];
 
 /** The orders of `--sort`. */

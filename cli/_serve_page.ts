@@ -111,6 +111,7 @@ td.num { font-variant-numeric: tabular-nums; }
 .s-orphan { color: #9a6700; }
 .s-remote { color: #0969da; }
 .s-unknown { color: #8250df; }
+.s-stale { color: #bf3989; }
 #message { border: 1px solid currentColor; border-radius: 4px; padding: 0.4rem 0.6rem; }
 #message[data-kind="error"] { color: #cf222e; }
 #details { border: 1px solid var(--line); border-radius: 6px; padding: 0.5rem 1rem;

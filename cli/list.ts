@@ -68,7 +68,8 @@ export const listCommand = defineCommand({
     `Lists the loops: ID  STATUS  PID  AGE  WORKTREE  PROMPT, with HOST after
 STATUS for Redis or when loops of other hosts are listed. STATUS is running,
 orphan (alive, worktree gone), remote (another host or pid namespace: not
-probed here) or unknown (liveness cannot be checked). Dead entries are left out
+probed here), unknown (liveness cannot be checked) or stale (Redis: the lease
+was not renewed for two thirds of its length). Dead entries are left out
 (and removed when the file is writable). Exits 0 even when no loop matches.`,
   async run(context, { values, positionals }) {
     positionalsExactly(positionals, 0, "");

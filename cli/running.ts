@@ -17,7 +17,7 @@ export const runningCommand = defineCommand({
     `Answers "is this loop alive?" in its exit code: 0 when its process runs
 (status running, or orphan: alive with its worktree gone), printing the status;
 3 when no loop has this id or its process is gone; 4 when it cannot be told
-here (status unknown or remote). Any other code is a failure to find out
+here (status unknown, remote or stale). Any other code is a failure to find out
 (5 lock timeout, 6 corrupt registry, 7 permission, 1 anything else): a guard
 should act on 3 alone.`,
   async run({ io, registry }, { positionals }) {
@@ -27,11 +27,13 @@ should act on 3 alone.`,
       io.out(loop.status);
       return EXIT.ok;
     }
-    const reason = loop.status === "remote"
+    const reason = loop.status === "remote" || loop.status === "stale"
       ? undefined
       : (await registry.inspect(loop.id))?.reason;
     const why = loop.status === "remote"
       ? "it registered on another host or in another pid namespace"
+      : loop.status === "stale"
+      ? "its lease has not been renewed for two thirds of its length (hung, or cut off from the server)"
       : reason === "no-permission"
       ? "run access is not granted: run again with --allow-run (or -A)"
       : `its liveness cannot be checked (${reason ?? "unknown"})`;

@@ -15,18 +15,22 @@
 // | `<p>{ns}:byproc` | hash       | host:pidns:pid -> id (same-pid rule)  |
 // | `<p>{ns}:events` | stream     | capped: type (registered, updated,    |
 // |                  |            | deregistered, expired) and id         |
+// | `<p>{ns}:beat`   | hash       | id -> "renewedAt ttl", server ms: the |
+// |                  |            | last registration or renewal          |
 //
 // The lease rule: an id is live while its deadline is later than the
 // server's `TIME`. Every script reads `TIME` first and treats an expired
 // lease as absent (list and get never return it, register takes it over),
-// whether or not a clean has removed it yet.
+// whether or not a clean has removed it yet. A live lease whose last
+// renewal is older than two renewal intervals (two thirds of its ttl) is
+// stale: its owner is hung or cut off (see `staleAt`).
 
 /** Key names of one namespace, in the order every script takes them. */
 export function namespaceKeys(prefix: string, namespace: string): string[] {
   const base = `${prefix}{${namespace}}:`;
-  return ["lease", "entry", "token", "proc", "events", "byproc"].map((k) =>
-    base + k
-  );
+  return ["lease", "entry", "token", "proc", "events", "byproc", "beat"].map((
+    k,
+  ) => base + k);
 }
 
 // ARGV[1] of every script: the stream's approximate cap.
@@ -50,8 +54,13 @@ local function index(id, proc)
     redis.call('HSET', KEYS[6], proc, id)
   end
 end
+local function lease(id, ttl)
+  redis.call('ZADD', KEYS[1], now + ttl, id)
+  redis.call('HSET', KEYS[7], id, now .. ' ' .. ttl)
+end
 local function drop(id, kind)
   unindex(id)
+  redis.call('HDEL', KEYS[7], id)
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
   redis.call('HDEL', KEYS[3], id)
@@ -77,6 +86,17 @@ local function unheld(id, token)
 end
 `;
 
+/**
+ * When the lease recorded as `beat` ("renewedAt ttl", server ms) turns
+ * stale: two renewal intervals (a claim renews every third of its ttl)
+ * after its last renewal. `undefined` for a lease without the record.
+ */
+export function staleAt(beat: string): number | undefined {
+  const [renewedAt, ttl] = beat.split(" ").map(Number);
+  if (!Number.isFinite(renewedAt) || !Number.isFinite(ttl)) return undefined;
+  return renewedAt! + (2 * ttl!) / 3;
+}
+
 /** The scripts, by name. Replies are flat arrays of strings or integers. */
 export const SCRIPTS = {
   // ARGV: cap, id, json, token, ttl, proc. Reply: {'taken'} or {'ok'}. A
@@ -98,7 +118,7 @@ if ARGV[6] ~= '' then
   if other and other ~= id then drop(other, 'deregistered') end
 end
 index(id, ARGV[6])
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), id)
+lease(id, tonumber(ARGV[5]))
 redis.call('HSET', KEYS[2], id, ARGV[3])
 redis.call('HSET', KEYS[3], id, ARGV[4])
 event('registered', id)
@@ -109,7 +129,7 @@ return {'ok'}
 local id = ARGV[2]
 local why = unheld(id, ARGV[3])
 if why then return {why} end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), id)
+lease(id, tonumber(ARGV[4]))
 return {'renewed'}
 `,
   // ARGV: cap, id, token, json, proc, ttl. Reply as heartbeat's.
@@ -119,7 +139,7 @@ local why = unheld(id, ARGV[3])
 if why then return {why} end
 redis.call('HSET', KEYS[2], id, ARGV[4])
 index(id, ARGV[5])
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), id)
+lease(id, tonumber(ARGV[6]))
 event('updated', id)
 return {'renewed'}
 `,
@@ -167,8 +187,8 @@ if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[3] then return {0} end
 drop(ARGV[2], 'deregistered')
 return {1}
 `,
-  // ARGV: cap. Reply: {last event id, now, id1, json1, deadline1, ...}, live
-  // leases only.
+  // ARGV: cap. Reply: {last event id, now, id1, json1, deadline1, beat1,
+  // ...}, live leases only (beat: "renewedAt ttl", or '' where none).
   list: `${PRELUDE}
 local last = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
 local reply = {'0-0', tostring(now)}
@@ -180,19 +200,21 @@ for i = 1, #live, 2 do
     reply[#reply + 1] = live[i]
     reply[#reply + 1] = json
     reply[#reply + 1] = live[i + 1]
+    reply[#reply + 1] = redis.call('HGET', KEYS[7], live[i]) or ''
   end
 end
 return reply
 `,
-  // ARGV: cap, id, all ('1' = expired too). Reply: {now, json, deadline} or
-  // {now}.
+  // ARGV: cap, id, all ('1' = expired too). Reply: {now, json, deadline,
+  // beat} or {now}.
   get: `${PRELUDE}
 local d = deadline(ARGV[2])
 local json = redis.call('HGET', KEYS[2], ARGV[2])
 if not json or ((not d or d <= now) and ARGV[3] ~= '1') then
   return {tostring(now)}
 end
-return {tostring(now), json, tostring(d or 0)}
+return {tostring(now), json, tostring(d or 0),
+  redis.call('HGET', KEYS[7], ARGV[2]) or ''}
 `,
   // ARGV: cap. Removes expired leases (and entries without one) as
   // `expired` events. Reply: {removed}.

@@ -53,8 +53,17 @@ export interface LoopOrigin {
  *   cleaned and never signalled from here.
  * - `unknown`: liveness cannot be checked (no `--allow-run`, or the pid may
  *   have been reused and nothing proves it either way).
+ * - `stale`: an engine with leases (Redis) holds its lease, but the lease
+ *   was last renewed two renewal intervals ago or more: its owner is hung
+ *   or cut off from the server. It is listed until the lease ends. The
+ *   file engine, which has no heartbeats, never reports it.
  */
-export type LoopStatus = "running" | "orphan" | "remote" | "unknown";
+export type LoopStatus =
+  | "running"
+  | "orphan"
+  | "remote"
+  | "unknown"
+  | "stale";
 
 /** A loop entry as returned by `list` and `get`, with its status. */
 export interface LoopInfo extends LoopEntry {

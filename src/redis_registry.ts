@@ -5,13 +5,14 @@
 // probed as the file engine probes it), renews claims, and watches.
 import { Judge, removedByClean } from "./_liveness.ts";
 import { RedisConnection } from "./_redis_client.ts";
-import { namespaceKeys } from "./_redis_scripts.ts";
+import { namespaceKeys, staleAt } from "./_redis_scripts.ts";
 import { LoopIdTakenError, LoopNotFoundError } from "./errors.ts";
 import {
   createLoopEntry,
   isValidLoopId,
   type LoopEntry,
   type LoopInfo,
+  type LoopStatus,
 } from "./loop_entry.ts";
 import { isValidPid } from "./process.ts";
 import { defaultRegistryEnv, type RegistryEnv } from "./registry_env.ts";
@@ -97,6 +98,12 @@ export interface RedisInspection extends LoopInspection {
    * renewing it.
    */
   leaseExpiresAt: string;
+  /**
+   * When the lease was last registered or renewed, by the server's clock,
+   * RFC 3339 UTC; left out for a lease that does not record it. Two renewal
+   * intervals (two thirds of the lease) later the loop is listed `stale`.
+   */
+  renewedAt?: string;
 }
 
 /**
@@ -222,8 +229,22 @@ export interface RedisRegistry extends Registry {
 interface Snapshot {
   last: string;
   loops: LoopInfo[];
-  /** Server ms until the earliest lease ends. */
-  nextExpiryMs: number;
+  /** Server ms until the earliest lease ends or turns stale. */
+  nextChangeMs: number;
+}
+
+/**
+ * The listed status: the verdict, or `stale` for a live loop whose lease
+ * was last renewed two renewal intervals ago or more (by `beat`).
+ */
+function withLease(
+  verdict: LoopStatus | "dead",
+  beat: string,
+  now: number,
+): LoopStatus | "dead" {
+  if (verdict === "dead") return verdict;
+  const stale = staleAt(beat);
+  return stale !== undefined && stale <= now ? "stale" : verdict;
 }
 
 function procKey(entry: LoopEntry): string {
@@ -372,7 +393,13 @@ class RedisEngine implements RedisRegistry {
     id: string,
     all: boolean,
   ): Promise<
-    | { entry: LoopEntry; json: string; deadline: number; now: number }
+    | {
+      entry: LoopEntry;
+      json: string;
+      deadline: number;
+      now: number;
+      beat: string;
+    }
     | undefined
   > {
     const reply = await this.#script("get", [id, all ? "1" : "0"]);
@@ -385,6 +412,7 @@ class RedisEngine implements RedisRegistry {
       json,
       deadline: Number(reply[2]),
       now: Number(reply[0]),
+      beat: String(reply[3] ?? ""),
     };
   }
 
@@ -411,7 +439,8 @@ class RedisEngine implements RedisRegistry {
   async get(id: string): Promise<LoopInfo | undefined> {
     const read = await this.#read(id, false);
     if (read === undefined) return undefined;
-    const status = this.#judges()(read.entry).verdict(read.entry);
+    const verdict = this.#judges()(read.entry).verdict(read.entry);
+    const status = withLease(verdict, read.beat, read.now);
     return status === "dead" ? undefined : { ...read.entry, status };
   }
 
@@ -422,16 +451,21 @@ class RedisEngine implements RedisRegistry {
     const loops: LoopInfo[] = [];
     const raw: [LoopEntry, string][] = [];
     let next = Infinity;
-    for (let i = 2; i + 2 < reply.length; i += 3) {
+    for (let i = 2; i + 3 < reply.length; i += 4) {
       const json = String(reply[i + 1]);
       const entry = parseEntry(json);
+      const beat = String(reply[i + 3]);
       next = Math.min(next, Number(reply[i + 2]) - now);
+      const stale = staleAt(beat);
+      if (stale !== undefined && stale > now) {
+        next = Math.min(next, stale - now);
+      }
       if (entry === undefined) continue;
       raw.push([entry, json]);
-      const status = judgeOf(entry).verdict(entry);
+      const status = withLease(judgeOf(entry).verdict(entry), beat, now);
       if (status !== "dead") loops.push({ ...entry, status });
     }
-    return { last: String(reply[0]), loops, nextExpiryMs: next, raw };
+    return { last: String(reply[0]), loops, nextChangeMs: next, raw };
   }
 
   async list(): Promise<LoopInfo[]> {
@@ -441,17 +475,18 @@ class RedisEngine implements RedisRegistry {
   async inspect(id: string): Promise<RedisInspection | undefined> {
     const read = await this.#read(id, true);
     if (read === undefined) return undefined;
-    const leaseExpiresAt = new Date(read.deadline).toISOString();
+    const lease: Pick<RedisInspection, "leaseExpiresAt" | "renewedAt"> = {
+      leaseExpiresAt: new Date(read.deadline).toISOString(),
+    };
+    const renewedAt = Number(read.beat.split(" ")[0]);
+    if (read.beat !== "" && Number.isFinite(renewedAt)) {
+      lease.renewedAt = new Date(renewedAt).toISOString();
+    }
     if (read.deadline <= read.now) {
-      return {
-        ...read.entry,
-        liveness: "dead",
-        reason: "exited",
-        leaseExpiresAt,
-      };
+      return { ...read.entry, liveness: "dead", reason: "exited", ...lease };
     }
     const verdict = this.#judges()(read.entry).explain(read.entry);
-    return { ...read.entry, ...verdict, leaseExpiresAt };
+    return { ...read.entry, ...verdict, ...lease };
   }
 
   async cleanStale(): Promise<number> {
@@ -538,11 +573,11 @@ class RedisEngine implements RedisRegistry {
       let shown = JSON.stringify(snapshot.loops);
       yield snapshot.loops;
       while (!signal?.aborted) {
-        // Wake for the next event, the next lease's end (an expiry writes
-        // no event until a clean), or the liveness refresh.
+        // Wake for the next event, the next lease's end or staleness (an
+        // expiry writes no event until a clean), or the liveness refresh.
         const wait = Math.max(
           1,
-          Math.min(intervalMs, Math.ceil(snapshot.nextExpiryMs) + 1),
+          Math.min(intervalMs, Math.ceil(snapshot.nextChangeMs) + 1),
         );
         try {
           await reader.command(

@@ -66,22 +66,35 @@ Deno.test({
   async fn() {
     await using server = await startRedis();
     const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
-    const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();
-    try {
-      const flags = ["--redis", server.url, "--namespace", "flags"];
-      const reg = await loops([
+    const flags = ["--redis", server.url, "--namespace", "flags"];
+    // `run` heartbeats, so a slow machine cannot outlast the lease.
+    const runner = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        CLI,
         "-w",
         workspace,
         ...flags,
-        "register",
-        "--pid",
-        `${sleeper.pid}`,
+        "run",
         "--id",
         "loop-flag-0001",
-        "--prompt",
-        "flagged",
-      ], {});
-      assert.equal(reg.code, 0, reg.stderr);
+        "--",
+        "sleep",
+        "60",
+      ],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      let listed = "";
+      for (let i = 0; i < 100 && !listed.includes("loop-flag-0001"); i++) {
+        listed = (await loops(["-w", workspace, ...flags, "list", "-q"], {}))
+          .stdout;
+      }
       // Options after the command too; the table of a shared engine has HOST.
       const table = await loops(["-w", workspace, "list", ...flags], {});
       assert.equal(table.code, 0, table.stderr);
@@ -89,7 +102,7 @@ Deno.test({
       assert.match(header!, /^ID +STATUS +HOST +PID +AGE /);
       assert.match(
         row!,
-        new RegExp(`^loop-flag-0001 +running +\\S+ +${sleeper.pid} `),
+        /^loop-flag-0001 +running +\S+ +\d+ /,
       );
       // The flag wins over LOOPS_REDIS_URL; another namespace is empty.
       const other = await loops(
@@ -108,8 +121,9 @@ Deno.test({
         Deno.errors.NotFound,
       );
     } finally {
-      sleeper.kill("SIGKILL");
-      await sleeper.status;
+      runner.kill("SIGTERM");
+      await runner.status;
+      await runner.stderr.cancel();
       await Deno.remove(workspace, { recursive: true });
     }
   },

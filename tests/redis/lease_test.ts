@@ -556,3 +556,86 @@ Deno.test("openRedisRegistry() refuses a bad URL or namespace", async () => {
     RangeError,
   );
 });
+
+test("a lease not renewed for two intervals is stale, then gone; watch wakes for it", async (server) => {
+  // A: registered, never renewed (a third of 3 s is the renewal interval).
+  // B: claimed with a 6 s lease, renewed every 2 s: never stale here.
+  const a = await open(server, "stale", 3000, ALIVE);
+  const b = await open(server, "stale", 6000, ALIVE);
+  const controller = new AbortController();
+  try {
+    const claim = await b.claim("renewed", {
+      pid: 3_300_002,
+      handleSignals: false,
+    });
+    const seen: { at: number; status?: string; renewed?: string }[] = [];
+    const t0 = performance.now();
+    const watching = (async () => {
+      // A long refresh: only the stale moment and the lease's end wake it.
+      for await (
+        const loops of a.watch({
+          signal: controller.signal,
+          intervalMs: 60_000,
+        })
+      ) {
+        const entry = loops.find((loop) => loop.id === "loop-stale-0001");
+        seen.push({
+          at: performance.now() - t0,
+          status: entry?.status,
+          renewed: loops.find((l) => l.id === claim.id)?.status,
+        });
+      }
+    })();
+    await a.register(
+      createLoopEntry("hung", {
+        id: "loop-stale-0001",
+        pid: 3_300_001,
+        workspace: "/ws",
+      }),
+    );
+    const inspected = await a.inspect("loop-stale-0001");
+    assert.ok(inspected?.renewedAt !== undefined);
+    assert.equal(
+      Date.parse(inspected.leaseExpiresAt) - Date.parse(inspected.renewedAt),
+      3000,
+    );
+    let firstStale: number | undefined;
+    await until("the unrenewed lease ends", async () => {
+      const loops = await a.list();
+      const elapsed = performance.now() - t0;
+      const status = loops.find((l) => l.id === "loop-stale-0001")?.status;
+      assert.equal(loops.find((l) => l.id === claim.id)?.status, "running");
+      // The server's two thirds have passed since the register was sent.
+      if (status === "stale") {
+        firstStale ??= elapsed;
+        assert.ok(elapsed > 2000, `stale after ${elapsed} ms`);
+      } else if (status === "running") {
+        assert.equal(firstStale, undefined, "running again after stale");
+      }
+      return status === undefined;
+    }, 10_000);
+    assert.ok(firstStale !== undefined, "never seen stale");
+    await until("the watch sees it gone", () => {
+      return Promise.resolve(seen.at(-1)?.status === undefined);
+    }, 5000);
+    const statuses = seen.map((s) => s.status ?? "gone");
+    // (Not yet, if the watch listed first,) listed, stale (without an
+    // event: the watch woke for it), then gone.
+    const changes = statuses.filter((s, i) => s !== statuses[i - 1]);
+    if (changes[0] === "gone") changes.shift();
+    assert.deepEqual(
+      changes,
+      ["running", "stale", "gone"],
+      JSON.stringify(seen),
+    );
+    assert.deepEqual(new Set(seen.map((s) => s.renewed)), new Set(["running"]));
+    assert.equal(claim.signal.aborted, false);
+    controller.abort();
+    await watching;
+    await claim.release();
+  } finally {
+    controller.abort();
+    await a.close();
+    await b.close();
+  }
+});
