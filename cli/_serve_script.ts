@@ -26,7 +26,34 @@ export const PAGE_JS = String.raw`"use strict";
     if (className) node.className = className;
     return node;
   };
-  const host = (loop) => loop.hostname || loop.host_id || "this host";
+  // A host is told by its id; its label is its name (else its id, else
+  // "this host" for an entry without one). When several host ids share a
+  // name (containers, or processes with their own LOOPS_HOST_ID, on one
+  // machine), each label adds the shortest prefix of the id, 8 characters
+  // at least, that tells them apart: "name (3f2a9c1b…)".
+  const hostKey = (loop) => loop.host_id === undefined ? "-" : "id:" + loop.host_id;
+  const hostName = (loop) => loop.hostname || loop.host_id || "this host";
+  let hostLabels = new Map();
+  const labelHosts = (list) => {
+    const byName = new Map();
+    for (const loop of list) {
+      const ids = byName.get(hostName(loop)) || new Map();
+      ids.set(hostKey(loop), loop.host_id || "");
+      byName.set(hostName(loop), ids);
+    }
+    const labels = new Map();
+    for (const [name, ids] of byName) {
+      const all = [...ids.values()];
+      let n = 8;
+      while (new Set(all.map((id) => id.slice(0, n))).size < all.length) n++;
+      for (const [key, id] of ids) {
+        const shown = id.length > n ? id.slice(0, n) + "…" : id;
+        labels.set(key, ids.size === 1 || id === "" ? name : name + " (" + shown + ")");
+      }
+    }
+    return labels;
+  };
+  const host = (loop) => hostLabels.get(hostKey(loop)) || hostName(loop);
   const age = (started) => {
     const s = Math.max(0, Math.floor((Date.now() - Date.parse(started)) / 1000));
     if (!Number.isFinite(s)) return "?";
@@ -52,25 +79,29 @@ export const PAGE_JS = String.raw`"use strict";
     $("connection").dataset.state = state;
     $("connection").textContent = text;
   };
+  // Fills a filter with "All" and the values (a Set, or a Map of each
+  // value to its text), sorted by their text.
   const options = (select, values) => {
+    const labels = values instanceof Map ? values : new Map([...values].map((v) => [v, v]));
     const current = select.value;
     const all = el("option", "All");
     all.value = "";
-    select.replaceChildren(all, ...[...values].sort().map((value) => {
-      const option = el("option", value);
+    const sorted = [...labels].sort(([, x], [, y]) => x < y ? -1 : x > y ? 1 : 0);
+    select.replaceChildren(all, ...sorted.map(([value, text]) => {
+      const option = el("option", text);
       option.value = value;
       return option;
     }));
-    select.value = values.has(current) ? current : "";
+    select.value = labels.has(current) ? current : "";
   };
 
   function visible() {
     const status = $("status-filter").value;
-    const hostName = $("host-filter").value;
+    const hostFilter = $("host-filter").value;
     const words = $("search").value.trim().toLowerCase();
     return loops.filter((loop) =>
       (status === "" || loop.status === status) &&
-      (hostName === "" || host(loop) === hostName) &&
+      (hostFilter === "" || hostKey(loop) === hostFilter) &&
       (words === "" || [loop.id, loop.prompt, loop.worktree_path, host(loop),
         String(loop.pid), loop.status].some((v) => (v || "").toLowerCase().includes(words)))
     ).sort((a, b) => {
@@ -103,7 +134,8 @@ export const PAGE_JS = String.raw`"use strict";
     $("counts").replaceChildren(el("li", "total: " + loops.length),
       ...[...counts].sort().map(([s, n]) => el("li", s + ": " + n, "status s-" + s)));
     options($("status-filter"), new Set(loops.map((l) => l.status)));
-    options($("host-filter"), new Set(loops.map(host)));
+    hostLabels = labelHosts(loops);
+    options($("host-filter"), hostLabels);
     const shown = visible();
     const focused = document.activeElement?.dataset?.id;
     $("rows").replaceChildren(...shown.map(row));

@@ -46,3 +46,47 @@ export async function serve(
     },
   };
 }
+
+const DRIVER = new URL("../cli/_dashboard_browser.ts", import.meta.url)
+  .pathname;
+
+/** The page of a {@linkcode Server} in Chromium, driven step by step. */
+export interface Dashboard extends AsyncDisposable {
+  /**
+   * Sends one step of tests/cli/_dashboard_browser.ts and returns its
+   * answer, parsed.
+   */
+  // deno-lint-ignore no-explicit-any
+  ask(step: string): Promise<any>;
+}
+
+/**
+ * Opens `server`'s page in Chromium (tests/cli/_dashboard_browser.ts as a
+ * child with -A). Dispose ends the driver and asserts it exited with 0.
+ */
+export function browse(server: Server): Dashboard {
+  const browser = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", DRIVER, `${server.base}/#token=${server.token}`],
+    stdin: "piped",
+    stdout: "piped",
+    // Inherited: with its stderr piped, the driver's first page wait hung
+    // (even with the pipe drained), on Deno 2.9.6 and playwright-core 1.65.1.
+    stderr: "inherit",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = browser.stdin.getWriter();
+  const answers = new Lines(browser.stdout);
+  return {
+    async ask(step) {
+      await writer.write(new TextEncoder().encode(step + "\n"));
+      const answer = await answers.next();
+      assert.ok(answer, `No answer to ${step} (see the test's stderr)`);
+      return JSON.parse(answer);
+    },
+    async [Symbol.asyncDispose]() {
+      await writer.close();
+      const [status] = await Promise.all([browser.status, answers.rest()]);
+      assert.equal(status.code, 0, "the driver failed (see the test's stderr)");
+    },
+  };
+}
