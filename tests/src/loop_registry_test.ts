@@ -792,3 +792,29 @@ Deno.test("watch() sees a registry created after it started, without polling", a
   }
   assert.deepEqual(seen, [[], ["w"]]);
 });
+
+Deno.test("a re-read decodes again when one byte changed, and returns copies", async () => {
+  await using ws = await tempWorkspace();
+  const registry = new LoopRegistry(ws.path, { env: aliveEnv });
+  const entry = (prompt: string) =>
+    rawEntry("loop-1-abcd", 4242, { prompt, host_id: "h1", pid_ns: 7 });
+  await writeRegistry(ws, JSON.stringify({ loops: [entry("first")] }));
+  const [first] = await registry.list();
+  assert.equal(first?.prompt, "first");
+  // Changing what a call returned changes nothing the next call sees.
+  first!.origin!.hostId = "changed";
+  first!.prompt = "changed";
+  const [again] = await registry.list();
+  assert.equal(again?.origin?.hostId, "h1");
+  assert.equal(again?.prompt, "first");
+  const inspected = await registry.inspect("loop-1-abcd");
+  inspected!.origin!.pidNamespace = 8;
+  assert.equal((await registry.get("loop-1-abcd"))?.origin?.pidNamespace, 7);
+  // Another writer changes one byte, the size unchanged: seen at once.
+  await writeRegistry(ws, JSON.stringify({ loops: [entry("firsT")] }));
+  assert.equal((await registry.list())[0]?.prompt, "firsT");
+  assert.equal(registry.listSync()[0]?.prompt, "firsT");
+  // And a change through the registry itself.
+  await registry.deregister("loop-1-abcd");
+  assert.deepEqual(await registry.list(), []);
+});
