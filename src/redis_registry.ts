@@ -465,6 +465,20 @@ class RedisEngine implements RedisRegistry {
       const status = withLease(judgeOf(entry).verdict(entry), beat, now);
       if (status !== "dead") loops.push({ ...entry, status });
     }
+    // The server answers in lease order, which every renewal changes: list
+    // in registration order instead (start time, then id), as stable as
+    // the file's.
+    loops.sort((a, b) =>
+      a.started < b.started
+        ? -1
+        : a.started > b.started
+        ? 1
+        : a.id < b.id
+        ? -1
+        : a.id > b.id
+        ? 1
+        : 0
+    );
     return { last: String(reply[0]), loops, nextChangeMs: next, raw };
   }
 

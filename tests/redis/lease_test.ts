@@ -639,3 +639,37 @@ test("a lease not renewed for two intervals is stale, then gone; watch wakes for
     await b.close();
   }
 });
+
+test("list keeps registration order while renewals reorder the leases", async (server) => {
+  const registry = await open(server, "order", 3000, ALIVE);
+  try {
+    const claims = [];
+    for (let i = 0; i < 5; i++) {
+      claims.push(
+        await registry.claim(`loop ${i}`, {
+          id: `loop-order-${4 - i}`,
+          pid: 3_400_000 + i,
+          handleSignals: false,
+        }),
+      );
+    }
+    const order = (await registry.list()).map((loop) => loop.id);
+    // Renewed last first: the server's lease order is now the reverse.
+    for (const claim of [...claims].reverse()) {
+      assert.equal(await claim.heartbeat(), "renewed");
+    }
+    const again = (await registry.list()).map((loop) => loop.id);
+    assert.deepEqual(again, order);
+    // Registration order: by start time, then id (ids were given reversed).
+    const loops = await registry.list();
+    const sorted = [...loops].sort((a, b) =>
+      a.started === b.started
+        ? (a.id < b.id ? -1 : 1)
+        : (a.started < b.started ? -1 : 1)
+    );
+    assert.deepEqual(again, sorted.map((loop) => loop.id));
+    for (const claim of claims) await claim.release();
+  } finally {
+    await registry.close();
+  }
+});
