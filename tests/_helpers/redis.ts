@@ -55,9 +55,14 @@ export interface StartRedisOptions {
   args?: string[];
   /** The port (to restart a server in place); a free one by default. */
   port?: number;
+  /**
+   * More addresses to listen on besides 127.0.0.1 (which `url` names), e.g.
+   * the root side of a veth pair. They must exist before the server starts.
+   */
+  bind?: string[];
 }
 
-/** Starts redis-server on loopback, without persistence. */
+/** Starts redis-server on loopback (and `bind`), without persistence. */
 export async function startRedis(
   options: StartRedisOptions = {},
 ): Promise<RedisServer> {
@@ -69,6 +74,7 @@ export async function startRedis(
       String(port),
       "--bind",
       "127.0.0.1",
+      ...(options.bind ?? []),
       "--save",
       "",
       "--appendonly",
