@@ -52,6 +52,11 @@ export class Context implements CommandContext {
       lockTimeoutMs: this.lockTimeoutMs,
       redis: this.#options.redis,
       namespace: this.#options.namespace,
+      // The user's --lock-timeout (not a long-lived command's own retry),
+      // at least 0.1 s: a call cannot be answered in no time.
+      redisTimeoutMs: this.lockTimeoutMs === undefined
+        ? undefined
+        : Math.max(this.lockTimeoutMs, 100),
       ...options,
     });
   }

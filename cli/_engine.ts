@@ -35,6 +35,13 @@ export interface OpenOptions {
   redis?: string;
   /** `--namespace`. @default {LOOPS_NAMESPACE, else the workspace's name} */
   namespace?: string;
+  /**
+   * The Redis engine's deadline of each call (`--lock-timeout`), in
+   * milliseconds.
+   *
+   * @default {the engine's}
+   */
+  redisTimeoutMs?: number;
 }
 
 /**
@@ -49,10 +56,12 @@ export function openRegistry(
   const url = options.redis || readEnv("LOOPS_REDIS_URL");
   if (url !== undefined && url !== "") {
     const name = workspace.split("/").filter(Boolean).at(-1);
-    return new LazyRedisRegistry(
-      url,
-      options.namespace || readEnv("LOOPS_NAMESPACE") || name || "default",
-    );
+    return new LazyRedisRegistry(url, {
+      namespace: options.namespace || readEnv("LOOPS_NAMESPACE") || name ||
+        "default",
+      workspace,
+      timeoutMs: options.redisTimeoutMs,
+    });
   }
   if (options.namespace !== undefined) {
     throw new UsageError(
@@ -71,6 +80,14 @@ function readEnv(name: string): string | undefined {
 /** What `redis.ts` exports. */
 type RedisModule = typeof import("../redis.ts");
 
+/** How the CLI opens a Redis registry. */
+interface RedisOptions {
+  namespace: string;
+  /** Recorded in the entries it registers (`-w`, or the one found). */
+  workspace: string;
+  timeoutMs?: number;
+}
+
 // The Redis engine's module, by a specifier Deno cannot follow before run
 // time: with a literal `import("../redis.ts")` every start loads that graph
 // (npm:redis and the lockfile), a few ms of each `loops list`. `deno task
@@ -84,12 +101,13 @@ const REDIS_MODULE = new URL("../redis.ts", import.meta.url).href;
 class LazyRedisRegistry implements Registry {
   readonly location: string;
   #url: string;
-  #namespace: string;
+  #options: RedisOptions;
   #opened: Promise<RedisRegistry> | undefined;
 
-  constructor(url: string, namespace: string) {
+  constructor(url: string, options: RedisOptions) {
     this.#url = url;
-    this.#namespace = namespace;
+    this.#options = options;
+    const { namespace } = options;
     let where = "Redis";
     try {
       const parsed = new URL(url);
@@ -103,7 +121,7 @@ class LazyRedisRegistry implements Registry {
   #open(): Promise<RedisRegistry> {
     this.#opened ??= (import(REDIS_MODULE) as Promise<RedisModule>).then((
       { openRedisRegistry },
-    ) => openRedisRegistry(this.#url, { namespace: this.#namespace }));
+    ) => openRedisRegistry(this.#url, this.#options));
     return this.#opened;
   }
 

@@ -16,7 +16,8 @@ export const GLOBAL_OPTIONS = {
   "lock-timeout": {
     type: "string",
     value: "SECONDS",
-    help: "How long to wait for the registry lock (default 10)",
+    help:
+      "How long to wait for the registry lock (default 10), or for Redis (5)",
   },
   redis: {
     type: "string",

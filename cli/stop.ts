@@ -188,7 +188,7 @@ async function signallable(
     throw refuse(
       `it runs on another host, ${
         escapeText(JSON.stringify(host))
-      } (pid ${loop.pid} names another process here): stop it there`,
+      } (its pid means nothing here): stop it there`,
     );
   }
   if (loop.reason === "other-pid-namespace") {

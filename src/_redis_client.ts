@@ -25,6 +25,9 @@ interface Client {
 type Reply = unknown;
 
 const AUTH_ERROR = /WRONGPASS|NOAUTH|NOPERM|invalid password/;
+// A first connect that fails so is not retried: nothing listens there, the
+// name does not resolve, or the server turns clients away (protected mode).
+const REFUSED = /ECONNREFUSED|ENOTFOUND|ENETUNREACH|^DENIED/;
 
 /** Where a URL points, without credentials, and the net permission it needs. */
 export function describeUrl(url: string): { location: string; host: string } {
@@ -153,12 +156,16 @@ export class RedisConnection {
   }
 
   async #connect(): Promise<void> {
-    // node-redis retries a refused AUTH for ever; the first such error ends
-    // the connect at once, with the server's words.
+    // node-redis retries a refused AUTH, a refused connection and a server
+    // that turns it away for ever; the first such error ends the connect at
+    // once, with the system's or the server's words. (Once connected, a
+    // lost connection is retried: calls have deadlines.)
     let refuse: (error: Error) => void = () => {};
     const refused = new Promise<never>((_, reject) => refuse = reject);
     const onError = (error: Error) => {
-      if (AUTH_ERROR.test(error.message)) refuse(error);
+      if (AUTH_ERROR.test(error.message) || REFUSED.test(error.message)) {
+        refuse(error);
+      }
     };
     this.#client.on("error", onError);
     try {
@@ -182,6 +189,10 @@ export class RedisConnection {
         this.location,
         AUTH_ERROR.test(message)
           ? `the server refused the credentials (${message}): check the user and password in the URL`
+          : /^DENIED/.test(message)
+          ? `the server turned the connection away (${message})`
+          : REFUSED.test(message)
+          ? `it could not be reached (${message}): check the host and port, and that redis-server runs there`
           : message,
         { cause: error },
       );

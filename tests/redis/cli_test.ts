@@ -39,6 +39,8 @@ Deno.test({
       const listed = JSON.parse(run.stdout);
       assert.equal(listed.length, 1);
       assert.match(listed[0].prompt, /list --json/);
+      // The workspace given with -w, not the process's directory.
+      assert.equal(listed[0].workspace, workspace);
       const after = await loops(["-w", workspace, "list", "--json"], env);
       assert.deepEqual(JSON.parse(after.stdout), []);
       // Nothing was written to the workspace's file registry.

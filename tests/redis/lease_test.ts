@@ -673,3 +673,18 @@ test("list keeps registration order while renewals reorder the leases", async (s
     await registry.close();
   }
 });
+
+Deno.test("a refused connection fails at once, not at the deadline", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  // Had it waited for the deadline, the message would say "did not answer".
+  await assert.rejects(
+    openRedisRegistry(`redis://127.0.0.1:${port}`, { timeoutMs: 60_000 }),
+    (error: unknown) =>
+      error instanceof RedisUnavailableError &&
+      new RegExp(
+        `^Cannot use Redis at "redis://127\\.0\\.0\\.1:${port}" as it could not be reached \\(.*ECONNREFUSED.*\\): check the host and port, and that redis-server runs there$`,
+      ).test(error.message),
+  );
+});
