@@ -18,6 +18,7 @@
 // Only a journal that passes the trust rule (_trust.ts: owned by the owner
 // of `.ralph/` or root, not writable by others, one link) is relied on: one
 // planted by another user could otherwise roll its own bytes forward.
+import { sameBytes } from "./_bytes.ts";
 import {
   guarded,
   lstatOrUndefined,
@@ -230,12 +231,6 @@ export function clearJournal(paths: RegistryPaths): void {
   });
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * Whether `current` is what an interrupted in-place write of `after` over
  * `before` leaves: `after[0..k] + before[k..]` for some k, other than
@@ -246,7 +241,7 @@ export function isTornWrite(
   before: Uint8Array,
   after: Uint8Array,
 ): boolean {
-  if (equalBytes(current, after) || equalBytes(current, before)) return false;
+  if (sameBytes(current, after) || sameBytes(current, before)) return false;
   let prefix = 0;
   const limit = Math.min(current.length, after.length);
   while (prefix < limit && current[prefix] === after[prefix]) prefix++;

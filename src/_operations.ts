@@ -11,6 +11,7 @@ import {
   withoutEntries,
 } from "./_codec.ts";
 import { rollForward, writeDurably, type WriteHook } from "./_durable_write.ts";
+import { sameBytes } from "./_bytes.ts";
 import type { RegistryPaths } from "./_files.ts";
 import { clearJournal, effectiveContent, readJournal } from "./_journal.ts";
 import {
@@ -48,22 +49,6 @@ export interface Store {
    * changed in place, and what a call returns copies what it could change.
    */
   decoded?: { bytes: Uint8Array; doc: RegistryDoc };
-}
-
-/** Whether `a` and `b` hold the same bytes. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  let i = 0;
-  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
-    const words = a.length >> 2;
-    const x = new Int32Array(a.buffer, a.byteOffset, words);
-    const y = new Int32Array(b.buffer, b.byteOffset, words);
-    for (; i < words; i++) if (x[i] !== y[i]) return false;
-    i = words * 4;
-  }
-  for (; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
