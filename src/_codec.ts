@@ -192,10 +192,12 @@ export function withoutEntries(
     : { top: doc.top, entries };
 }
 
-/** Returns a document with `entry` appended. */
+/**
+ * Returns a document with `entry` appended, as a decode of the file would
+ * read it back (an empty host id, say, is no origin), so that the document
+ * a change writes is the one its bytes decode to.
+ */
 export function withEntry(doc: RegistryDoc, entry: LoopEntry): RegistryDoc {
-  return {
-    top: doc.top,
-    entries: [...doc.entries, { raw: entryToRaw(entry), entry }],
-  };
+  const stored = decodeEntry(entryToRaw(entry), doc.entries.length, "");
+  return { top: doc.top, entries: [...doc.entries, stored] };
 }

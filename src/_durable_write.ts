@@ -163,6 +163,7 @@ function openJournal(locked: Locked, paths: RegistryPaths): Deno.FsFile {
  * Rewrites the locked file in place with `after` (padded to whole pages),
  * crash-safely, following the rules at the top of this module.
  *
+ * @returns The bytes the file now holds.
  * @throws {RangeError} If the new content would pass the 128 MiB bound.
  */
 export function writeDurably(
@@ -171,7 +172,7 @@ export function writeDurably(
   before: Uint8Array,
   after: Uint8Array,
   hook?: WriteHook,
-): void {
+): Uint8Array {
   const padded = padToPage(after);
   if (padded.length <= MAX_REGISTRY_BYTES) after = padded;
   if (after.length > MAX_REGISTRY_BYTES) {
@@ -214,6 +215,7 @@ export function writeDurably(
   // lstat (size 0) that there is nothing to recover.
   journal.truncateSync(0);
   step("done");
+  return after;
 }
 
 /**

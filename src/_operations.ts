@@ -136,7 +136,10 @@ export function* change<T>(
     const next = fn(doc);
     if (next.doc !== doc) {
       const encoded = encodeRegistry(next.doc, paths.file);
-      writeDurably(locked, paths, bytes, encoded, hook);
+      const written = writeDurably(locked, paths, bytes, encoded, hook);
+      // What the file now holds decodes to next.doc (withEntry stores
+      // entries as decoded): the next call skips the decode.
+      store.decoded = { bytes: written, doc: next.doc };
     }
     return next.result;
   } finally {

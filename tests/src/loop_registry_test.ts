@@ -818,3 +818,51 @@ Deno.test("a re-read decodes again when one byte changed, and returns copies", a
   await registry.deregister("loop-1-abcd");
   assert.deepEqual(await registry.list(), []);
 });
+
+Deno.test("a registry that reuses what it wrote lists what a fresh one decodes", async () => {
+  await using ws = await tempWorkspace();
+  // Unknown fields, at the top and in an entry, are kept by every write.
+  await writeRegistry(
+    ws,
+    JSON.stringify({
+      version: 3,
+      loops: [rawEntry("loop-0-keep", 4242, { extra: { deep: [1, 2] } })],
+    }),
+  );
+  const warm = new LoopRegistry(ws.path, { env: aliveEnv });
+  const cold = () => new LoopRegistry(ws.path, { env: aliveEnv });
+  const entries = [
+    createLoopEntry("plain", { id: "loop-1-aaaa", pid: 4301, workspace: "/w" }),
+    {
+      ...createLoopEntry("odd", { id: "loop-2-bbbb", pid: 4302 }),
+      // Written as no origin (an empty host id), read back as none.
+      origin: { hostId: "", hostname: "x" },
+      identity: { startTime: 77, bootId: "b00t" },
+      worktreePath: "wt/rel",
+    },
+    {
+      ...createLoopEntry("placed", { id: "loop-3-cccc", pid: 4303 }),
+      origin: { hostId: "h", pidNamespace: 1.5 },
+    },
+  ];
+  const same = async (step: string) => {
+    assert.deepEqual(await warm.list(), await cold().list(), step);
+    assert.deepEqual(warm.listSync(), cold().listSync(), step);
+    for (const id of ["loop-2-bbbb", "loop-3-cccc"]) {
+      assert.deepEqual(await warm.inspect(id), await cold().inspect(id), step);
+    }
+  };
+  for (const entry of entries) {
+    await warm.register(entry);
+    await same(`after register ${entry.id}`);
+  }
+  assert.equal((await warm.get("loop-2-bbbb"))?.origin, undefined);
+  assert.deepEqual((await warm.get("loop-3-cccc"))?.origin, { hostId: "h" });
+  await warm.deregister("loop-1-aaaa");
+  await same("after deregister");
+  warm.registerSync(entries[0]!);
+  await same("after registerSync");
+  const file = JSON.parse(await Deno.readTextFile(ws.file));
+  assert.equal(file.version, 3);
+  assert.deepEqual(file.loops[0].extra, { deep: [1, 2] });
+});
