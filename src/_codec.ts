@@ -156,15 +156,46 @@ export function entryToRaw(entry: LoopEntry): Record<string, unknown> {
   return raw;
 }
 
+// The text of each stored entry as it stands in the file (indented for its
+// place in the array), by its raw object, which is never changed: a change
+// of a registry of 10,000 entries stringifies only the entry it adds.
+const entryTexts = new WeakMap<object, string>();
+// Where the entries go in the text of the top-level object.
+const SLOT = "\u0000loops\u0000";
+const SLOT_JSON = JSON.stringify(SLOT);
+
+function entryText(raw: Record<string, unknown>): string {
+  let text = entryTexts.get(raw);
+  if (text === undefined) {
+    text = `    ${JSON.stringify(raw, null, 2).replaceAll("\n", "\n    ")}`;
+    entryTexts.set(raw, text);
+  }
+  return text;
+}
+
+/** `JSON.stringify(top with doc's entries as loops, null, 2)`, by parts. */
+function prettyJson(doc: RegistryDoc): string {
+  const shell = JSON.stringify({ ...doc.top, loops: SLOT }, null, 2);
+  const at = shell.indexOf(SLOT_JSON);
+  if (at < 0 || shell.includes(SLOT_JSON, at + 1)) {
+    // A field of the file holds the slot's text itself: the plain way.
+    const top = { ...doc.top, loops: doc.entries.map((e) => e.raw) };
+    return JSON.stringify(top, null, 2);
+  }
+  const loops = doc.entries.length === 0
+    ? "[]"
+    : `[\n${doc.entries.map((e) => entryText(e.raw)).join(",\n")}\n  ]`;
+  return shell.slice(0, at) + loops + shell.slice(at + SLOT_JSON.length);
+}
+
 /** Encodes a document as ralph does: pretty JSON, two-space indent. */
 export function encodeRegistry(
   doc: RegistryDoc,
   path = ".ralph/loops.json",
 ): Uint8Array {
-  const top = { ...doc.top, loops: doc.entries.map((e) => e.raw) };
   let text: string;
   try {
-    text = JSON.stringify(top, null, 2);
+    text = prettyJson(doc);
   } catch (cause) {
     // JSON.parse accepts any depth; JSON.stringify recurses and overflows
     // the stack on a deeply nested (hostile) field.

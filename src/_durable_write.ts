@@ -28,7 +28,7 @@ import {
   verifyOpened,
   writeAll,
 } from "./_files.ts";
-import { clearJournal, encodeJournal } from "./_journal.ts";
+import { clearJournal, journalParts } from "./_journal.ts";
 import { type Locked, MAX_REGISTRY_BYTES } from "./_lock.ts";
 import { callerUid, checkFile } from "./_trust.ts";
 
@@ -193,7 +193,7 @@ export function writeDurably(
       throw error;
     }
   };
-  writeAll(journal, encodeJournal(before, after));
+  for (const part of journalParts(before, after)) writeAll(journal, part);
   step("journal");
   try {
     rewrite(file, after, before.length, step);

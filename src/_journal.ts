@@ -86,18 +86,33 @@ export function checksum(...parts: Uint8Array[]): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/**
+ * The record of an in-place write of `after` over `before`, in the parts
+ * written one after the other: header, old bytes, new bytes (no copy of a
+ * large registry into one buffer).
+ */
+export function journalParts(
+  before: Uint8Array,
+  after: Uint8Array,
+): Uint8Array[] {
+  const header = new TextEncoder().encode(
+    `${MAGIC} ${before.length} ${after.length} ${checksum(before, after)}\n`,
+  );
+  return [header, before, after];
+}
+
 /** Encodes the record of an in-place write of `after` over `before`. */
 export function encodeJournal(
   before: Uint8Array,
   after: Uint8Array,
 ): Uint8Array {
-  const header = new TextEncoder().encode(
-    `${MAGIC} ${before.length} ${after.length} ${checksum(before, after)}\n`,
-  );
-  const record = new Uint8Array(header.length + before.length + after.length);
-  record.set(header);
-  record.set(before, header.length);
-  record.set(after, header.length + before.length);
+  const parts = journalParts(before, after);
+  const record = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    record.set(part, at);
+    at += part.length;
+  }
   return record;
 }
 

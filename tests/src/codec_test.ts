@@ -232,3 +232,53 @@ Deno.test("decodeRegistry() refuses bad files naming file, entry and field", asy
     });
   }
 });
+
+Deno.test("encodeRegistry() writes exactly JSON.stringify(top, null, 2)", () => {
+  const files: unknown[] = [
+    {},
+    { loops: [] },
+    { loops: [rawEntry("a", 1)] },
+    // loops first, last, between unknown fields; nested and odd values.
+    {
+      loops: [
+        rawEntry("a", 1),
+        rawEntry("b", 2, { deep: { x: [1, { y: 2 }] } }),
+      ],
+      version: 2,
+    },
+    {
+      before: { list: [[], {}, "\n\u2028"] },
+      loops: [rawEntry("c", 3, { empty: {}, none: [], text: 'é\u0000"' })],
+      after: null,
+    },
+    // A field holding the slot's own text: written the plain way.
+    { note: "\u0000loops\u0000", loops: [rawEntry("d", 4)] },
+    { loops: [rawEntry("e", 5, { "\u0000loops\u0000": 1 })] },
+  ];
+  for (const file of files) {
+    const doc = decodeRegistry(encode(file), PATH);
+    const expected = JSON.stringify(
+      { ...doc.top, loops: doc.entries.map((e) => e.raw) },
+      null,
+      2,
+    );
+    const text = new TextDecoder().decode(encodeRegistry(doc, PATH));
+    assert.equal(text, expected, JSON.stringify(file));
+    // Twice: the second time from the kept entry texts.
+    const again = withEntry(doc, {
+      id: "z",
+      pid: 9,
+      started: "2026-12-01T00:00:00.000Z",
+      prompt: "p",
+      workspace: "/ws",
+    });
+    assert.equal(
+      new TextDecoder().decode(encodeRegistry(again, PATH)),
+      JSON.stringify(
+        { ...again.top, loops: again.entries.map((e) => e.raw) },
+        null,
+        2,
+      ),
+    );
+  }
+});
