@@ -1,3 +1,5 @@
+import { heldIdentity, holdVerified } from "./_pidfd.ts";
+
 /** The largest pid Linux can hand out (`/proc/sys/kernel/pid_max` limit). */
 export const MAX_PID = 4_194_304;
 
@@ -403,6 +405,12 @@ export function explainProcess(
   options: ProbeOptions = {},
 ): ProcessVerdict {
   if (!isValidPid(pid)) return { liveness: "dead", reason: "invalid-pid" };
+  // A process verified before and still running (see _pidfd.ts): the verdict
+  // of the /proc read, from the identity read then, without reading again.
+  const held = options.signalOnly ? undefined : heldIdentity(pid);
+  if (held !== undefined) {
+    return identityVerdict(held.startTime, held.bootId, identity, options);
+  }
   // Where /proc answers, the process exists and the signal probe would add
   // nothing (a /proc read needs -A, which grants the probe). Where it does
   // not (exited, hidden by a `hidepid` mount, no -A), the signal decides, and
@@ -427,22 +435,51 @@ export function explainProcess(
   if (live.state === "Z" || live.state === "X") {
     return { liveness: "dead", reason: "zombie" };
   }
+  const verdict = identityVerdict(
+    live.startTime,
+    live.bootId,
+    identity,
+    options,
+  );
+  if (verdict.liveness === "alive") {
+    holdVerified(pid, live.startTime, live.bootId, runningStartTime);
+  }
+  return verdict;
+}
+
+/**
+ * The verdict on a running process (not a zombie) that started at
+ * `startTime` in boot `bootId`, for the entry's recorded `identity`.
+ */
+function identityVerdict(
+  startTime: number,
+  bootId: string,
+  identity: ProcessIdentity | undefined,
+  options: ProbeOptions,
+): ProcessVerdict {
   if (identity === undefined) {
     const registered = options.registeredAt === undefined
       ? NaN
       : Date.parse(options.registeredAt);
-    const started = startedAtMs(live.startTime);
+    const started = startedAtMs(startTime);
     if (started !== undefined && started > registered + START_MARGIN_MS) {
       return { liveness: "unknown", reason: "pid-reused" };
     }
     return { liveness: "alive", reason: "alive" };
   }
-  if (
-    identity.bootId !== live.bootId || identity.startTime !== live.startTime
-  ) {
+  if (identity.bootId !== bootId || identity.startTime !== startTime) {
     return { liveness: "dead", reason: "pid-reused" };
   }
   return { liveness: "alive", reason: "verified" };
+}
+
+/** The start time of the process at `pid`, unless gone or a zombie. */
+function runningStartTime(pid: number): number | undefined {
+  const live = readProcessIdentity(pid);
+  if (live === undefined || live.state === "Z" || live.state === "X") {
+    return undefined;
+  }
+  return live.startTime;
 }
 
 /**
