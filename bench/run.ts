@@ -569,10 +569,51 @@ async function contention(
   }
 }
 
-async function wallMs(args: string[]): Promise<number> {
+/** GNU time, which reports a command's max resident set size (`%M`, KiB). */
+const GNU_TIME = "/usr/bin/time";
+
+/** `GNU_TIME` when it runs and reports `%M`, or why it cannot be used. */
+async function findGnuTime(): Promise<{ path: string } | { missing: string }> {
+  const missing = {
+    missing: `needs GNU time at ${GNU_TIME} (Debian package \`time\`)`,
+  };
+  try {
+    const output = await new Deno.Command(GNU_TIME, {
+      args: ["-f", "%M", "true"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    return output.success && parseRss(output.stderr) !== undefined
+      ? { path: GNU_TIME }
+      : missing;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return missing;
+    throw error;
+  }
+}
+
+/** The `%M` figure GNU time wrote as the last line of stderr. */
+function parseRss(stderr: Uint8Array): number | undefined {
+  const last = new TextDecoder().decode(stderr).trimEnd().split("\n").at(-1);
+  return last !== undefined && /^\d+$/.test(last) ? Number(last) : undefined;
+}
+
+/**
+ * The wall time of `deno <args>`, and its max RSS in KiB when `time` (GNU
+ * time) is given: the same process then runs under `time -f %M`, whose own
+ * fork and wait fall in the wall time of every command alike.
+ */
+async function wallMs(
+  args: string[],
+  time: string | undefined,
+): Promise<{ ms: number; rssKiB?: number }> {
+  const [program, programArgs] = time === undefined
+    ? [Deno.execPath(), args]
+    : [time, ["-f", "%M", Deno.execPath(), ...args]];
   const start = performance.now();
-  const output = await new Deno.Command(Deno.execPath(), {
-    args,
+  const output = await new Deno.Command(program, {
+    args: programArgs,
     cwd: root,
     stdin: "null",
     stdout: "null",
@@ -586,14 +627,27 @@ async function wallMs(args: string[]): Promise<number> {
       }`,
     );
   }
-  return elapsed;
+  if (time === undefined) return { ms: elapsed };
+  const rssKiB = parseRss(output.stderr);
+  if (rssKiB === undefined) {
+    throw new Error(
+      `Cannot read the max RSS of "deno ${args.join(" ")}" from ${time}: ${
+        new TextDecoder().decode(output.stderr)
+      }`,
+    );
+  }
+  return { ms: elapsed, rssKiB };
 }
 
-/** Wall times of the CLI against `deno run` of an empty file. */
+/**
+ * Wall times (and, with GNU time, max RSS) of the CLI against `deno run` of
+ * an empty file, in interleaved runs.
+ */
 async function cli(
   tmp: string,
-  big: string,
+  workspaces: Map<number, string>,
   runs: number,
+  time: string | undefined,
 ): Promise<CliResult[]> {
   const empty = join(tmp, "empty.ts");
   await Deno.writeTextFile(empty, "");
@@ -618,16 +672,30 @@ async function cli(
       args: ["cli.ts", "--workspace", emptyWorkspace, "list"],
     },
     {
+      key: "json100",
+      label: "`loops list --json`, 100 entries",
+      args: ["cli.ts", "--workspace", workspaces.get(100)!, "list", "--json"],
+    },
+    {
       key: "json",
       label: "`loops list --json`, 10,000 entries",
-      args: ["cli.ts", "--workspace", big, "list", "--json"],
+      args: [
+        "cli.ts",
+        "--workspace",
+        workspaces.get(10_000)!,
+        "list",
+        "--json",
+      ],
     },
   ];
   const samples = commands.map(() => [] as number[]);
+  const rss = commands.map(() => [] as number[]);
   for (let run = -1; run < runs; run++) {
     for (const [i, command] of commands.entries()) {
-      const ms = await wallMs(["run", "-A", ...command.args]);
-      if (run >= 0) samples[i]!.push(ms); // run -1 warms the module cache
+      const timed = await wallMs(["run", "-A", ...command.args], time);
+      if (run < 0) continue; // run -1 warms the module cache
+      samples[i]!.push(timed.ms);
+      if (timed.rssKiB !== undefined) rss[i]!.push(timed.rssKiB);
     }
   }
   return commands.map((command, i) => ({
@@ -635,6 +703,7 @@ async function cli(
     label: command.label,
     command: `deno run -A ${command.args.join(" ")}`.replaceAll(tmp, "$TMP"),
     medianMs: median(samples[i]!),
+    maxRssKiB: rss[i]!.length === 0 ? undefined : median(rss[i]!),
     runs,
   }));
 }
@@ -745,11 +814,17 @@ async function bench(args: string[]): Promise<number> {
       settings,
       "path" in lockC ? lockC.path : undefined,
     );
-    log("CLI wall time");
+    const gnuTime = await findGnuTime();
+    log(
+      "path" in gnuTime
+        ? "CLI wall time and max RSS"
+        : `CLI wall time; max RSS not measured: ${gnuTime.missing}`,
+    );
     const cliResults = await cli(
       tmp,
-      workspaces.get(10_000)!,
+      workspaces,
       settings.cliRuns,
+      "path" in gnuTime ? gnuTime.path : undefined,
     );
     log("Redis engine");
     const redis = await redisBench({
@@ -786,6 +861,7 @@ async function bench(args: string[]): Promise<number> {
       lockBaselineMissing: "missing" in lockC ? lockC.missing : undefined,
       ralph,
       cli: cliResults,
+      cliRssMissing: "missing" in gnuTime ? gnuTime.missing : undefined,
       redis,
       serve,
       targets: [],

@@ -4,6 +4,7 @@
 import { fixed, table, x } from "./format.ts";
 import {
   cliMs,
+  cliRssKiB,
   contentionOf,
   DISTINCT,
   KEYS,
@@ -207,8 +208,25 @@ export function cliFigures(results: Results): string {
     ["`loops --version`", `${fixed(version, 1)} ms`],
     ["`loops list` beyond `loops --version`", `${fixed(list - version, 1)} ms`],
     [
+      "`loops list --json`, 100 entries",
+      `${fixed(cliMs(results, "json100"), 1)} ms`,
+    ],
+    [
       "`loops list --json`, 10,000 entries",
       `${fixed(cliMs(results, "json"))} ms`,
+    ],
+    [
+      "max RSS: `deno run` of an empty file",
+      (() => {
+        const kib = cliRssKiB(results, "empty");
+        return kib === undefined
+          ? `not measured: ${results.cliRssMissing ?? ""}`
+          : `${fixed(kib / 1024, 1)} MiB`;
+      })(),
+    ],
+    [
+      "max RSS: `loops list --json`, 10,000 vs 100 entries",
+      targetOf(results, "rss").measured,
     ],
     [
       "`list()`, 10,000 entries, in process",

@@ -75,7 +75,14 @@ export const PHASE_KEYS = [
 export type PhaseKey = (typeof PHASE_KEYS)[number];
 
 /** The commands whose wall time is measured. */
-export const CLI_KEYS = ["empty", "node", "version", "list", "json"] as const;
+export const CLI_KEYS = [
+  "empty",
+  "node",
+  "version",
+  "list",
+  "json100",
+  "json",
+] as const;
 /** A command whose wall time is measured. */
 export type CliKey = (typeof CLI_KEYS)[number];
 
@@ -88,6 +95,7 @@ export type TargetKey =
   | "contention"
   | "lost"
   | "cli"
+  | "rss"
   | "ralph.list.1"
   | "ralph.list.distinct"
   | "ralph.list.10000"
@@ -224,6 +232,11 @@ export interface CliResult {
   label: string;
   command: string;
   medianMs: number;
+  /**
+   * Median over the same runs of the process's maximum resident set size,
+   * KiB (GNU time's `%M`); `undefined` when GNU time was not found.
+   */
+  maxRssKiB?: number;
   runs: number;
 }
 
@@ -267,6 +280,8 @@ export interface Results {
   /** The `seedreg` binary measured, or why ralph's code was not measured. */
   ralph: { path: string } | { missing: string };
   cli: CliResult[];
+  /** Why the CLI's max RSS was not measured (no GNU time), when it was not. */
+  cliRssMissing?: string;
   /** The Redis engine, or why it was not measured (no redis-server). */
   redis: RedisSection | { missing: string };
   /** The dashboard under load. */
@@ -325,6 +340,11 @@ export function contentionOf(
 /** Median wall milliseconds of one CLI command. */
 export function cliMs(results: Results, key: CliKey): number {
   return found(results.cli.find((r) => r.key === key), key).medianMs;
+}
+
+/** Median max RSS of one CLI command in KiB, `undefined` when not measured. */
+export function cliRssKiB(results: Results, key: CliKey): number | undefined {
+  return found(results.cli.find((r) => r.key === key), key).maxRssKiB;
 }
 
 /** Calls per second of a Redis measurement, `undefined` when not made. */

@@ -3,6 +3,7 @@
 import { fixed, int, table, us, x } from "./format.ts";
 import {
   cliMs,
+  cliRssKiB,
   contentionOf,
   DISTINCT,
   KEYS,
@@ -44,6 +45,12 @@ export function runTable(results: Results): string {
       `${s.contentionRounds} interleaved rounds of ${s.contentionMs} ms per process count`,
     ],
     ["CLI", `median of ${s.cliRuns} interleaved runs after one warm-up run`],
+    [
+      "CLI max RSS",
+      results.cliRssMissing === undefined
+        ? "GNU time's `%M` (`/usr/bin/time -f %M`, the kernel's peak RSS of the `deno` process) of the same runs, median"
+        : `**not measured**: ${results.cliRssMissing}`,
+    ],
     [
       "ralph's code",
       "path" in results.ralph
@@ -182,19 +189,39 @@ export function contentionTable(results: Results): string {
   );
 }
 
-/** CLI wall times against `deno run` of an empty file. */
+/**
+ * CLI wall times and max RSS against `deno run` of an empty file; without
+ * GNU time, the RSS columns are left out.
+ */
 export function cliTable(results: Results): string {
   const empty = cliMs(results, "empty");
+  const emptyRss = cliRssKiB(results, "empty");
+  const withRss = results.cli.some((c) => c.maxRssKiB !== undefined);
+  const rssCells = (kib: number | undefined): string[] => {
+    if (!withRss) return [];
+    if (kib === undefined) return ["", ""];
+    return [
+      fixed(kib / 1024, 1),
+      emptyRss === undefined ? "" : x(kib / emptyRss),
+    ];
+  };
   return table(
     [
       { title: "command" },
       { title: "median wall ms", ...right },
       { title: "x empty file", ...right },
+      ...(withRss
+        ? [
+          { title: "max RSS MiB", ...right },
+          { title: "x empty file RSS", ...right },
+        ]
+        : []),
     ],
     results.cli.map((c) => [
       `${c.label}: \`${c.command}\``,
       fixed(c.medianMs, 1),
       x(c.medianMs / empty),
+      ...rssCells(c.maxRssKiB),
     ]),
   );
 }

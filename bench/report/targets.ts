@@ -3,6 +3,7 @@
 import { fixed, int, x } from "./format.ts";
 import {
   cliMs,
+  cliRssKiB,
   contentionOf,
   DISTINCT,
   ralphKey,
@@ -24,6 +25,7 @@ export const LIMITS = {
   linear: 2,
   contention: 0.8,
   cli: 1.5,
+  rss: 2,
   "ralph.list.1": 10,
   "ralph.list.distinct": 2,
   "ralph.list.10000": 10,
@@ -76,6 +78,32 @@ function notMeasured(key: TargetKey, name: string, why: string): Target {
     required: "",
     met: false,
   };
+}
+
+/** KiB as MiB with one decimal, e.g. `41.5`. */
+function mib(kib: number): string {
+  return fixed(kib / 1024, 1);
+}
+
+/** Max RSS of `loops list --json` at 10,000 entries vs 100 (issue 13). */
+function rssTarget(results: Results): Target {
+  const name = "max RSS of `loops list --json`, 10,000 vs 100 entries";
+  const big = cliRssKiB(results, "json");
+  const small = cliRssKiB(results, "json100");
+  if (big === undefined || small === undefined) {
+    return notMeasured(
+      "rss",
+      name,
+      results.cliRssMissing ?? "no max RSS in the CLI runs",
+    );
+  }
+  return atMost({
+    key: "rss",
+    name,
+    value: big / small,
+    limit: LIMITS.rss,
+    measured: `${x(big / small)} (${mib(big)} vs ${mib(small)} MiB)`,
+  });
 }
 
 /** Ours against ralph's code on the same fixture (issue 13). */
@@ -190,6 +218,7 @@ export function evaluate(results: Results): Target[] {
       limit: LIMITS.cli,
       measured: `${x(list / empty)} (${fixed(list)} vs ${fixed(empty)} ms)`,
     }),
+    rssTarget(results),
     vsRalph(
       results,
       "ralph.list.1",

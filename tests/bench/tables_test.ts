@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
+  cliTable,
   redisTable,
   renderTables,
   runTable,
   serveTable,
 } from "../../bench/report/tables.ts";
+import { cliFigures } from "../../bench/report/figures.ts";
 import { evaluate } from "../../bench/report/targets.ts";
 import { fixedResults } from "./testdata/results.ts";
 
@@ -50,6 +52,42 @@ Deno.test("redisTable() says why the Redis engine was not measured", () => {
   assert.equal(evaluate(results).find((t) => t.key === "serve")?.met, true);
 });
 
+Deno.test("cliTable() gives each command's wall time and max RSS", () => {
+  const lines = rows(cliTable(fixedResults()));
+  assert.equal(
+    lines[0],
+    "| command | median wall ms | x empty file | max RSS MiB | x empty file RSS |",
+  );
+  assert.deepEqual(lines.slice(2).map((l) => l.replace(/^\| [^|]+ \| /, "")), [
+    "14.5 | 1.00x | 38.1 | 1.00x |",
+    "19.5 | 1.34x | 43.5 | 1.14x |",
+    "18.7 | 1.29x | 51.0 | 1.34x |",
+    "19.8 | 1.36x | 52.8 | 1.38x |",
+    "22.1 | 1.53x | 54.0 | 1.42x |",
+    "76.8 | 5.30x | 95.0 | 2.49x |",
+  ]);
+  assert.ok(
+    lines[6]!.startsWith(
+      "| `loops list --json`, 100 entries: `deno run -A cli.ts --workspace $TMP/size100_",
+    ),
+  );
+});
+
+Deno.test("cliTable() leaves out max RSS without GNU time", () => {
+  const results = fixedResults();
+  for (const c of results.cli) delete c.maxRssKiB;
+  results.cliRssMissing =
+    "needs GNU time at /usr/bin/time (Debian package `time`)";
+  const lines = rows(cliTable(results));
+  assert.equal(lines[0], "| command | median wall ms | x empty file |");
+  assert.ok(lines[2]!.endsWith(" | 14.5 | 1.00x |"));
+  assert.ok(
+    runTable(results).includes(
+      "| CLI max RSS | **not measured**: needs GNU time at /usr/bin/time (Debian package `time`) |",
+    ),
+  );
+});
+
 Deno.test("serveTable() gives the load and list with and without clients", () => {
   assert.deepEqual(rows(serveTable(fixedResults())).slice(2), [
     "| registry served and listed | 100 entries over 4 live processes |",
@@ -72,6 +110,22 @@ Deno.test("renderTables() prints the Redis and dashboard sections", () => {
   assert.ok(
     text.includes(
       "| list in another process with 200 event-stream clients vs none | 1.18x (2,863 vs 2,388 calls/s) | <= 2x | met |",
+    ),
+  );
+});
+
+Deno.test("cliFigures() gives the CLI's memory beside its wall times", () => {
+  const results = fixedResults();
+  results.targets = evaluate(results);
+  assert.deepEqual(rows(cliFigures(results)).slice(-4), [
+    "| `loops list --json`, 10,000 entries | 77 ms |",
+    "| max RSS: `deno run` of an empty file | 38.1 MiB |",
+    "| max RSS: `loops list --json`, 10,000 vs 100 entries | 1.76x (95.0 vs 54.0 MiB) |",
+    "| `list()`, 10,000 entries, in process | 11.5 ms |",
+  ]);
+  assert.ok(
+    cliFigures(results).includes(
+      "| `loops list --json`, 100 entries | 22.1 ms |",
     ),
   );
 });

@@ -24,6 +24,7 @@ Deno.test("evaluate() judges each target of the fixed run", () => {
     contention: "met",
     lost: "met",
     cli: "met",
+    rss: "met",
     "ralph.list.1": "**missed**",
     "ralph.list.distinct": "**missed**",
     "ralph.list.10000": "**missed**",
@@ -43,6 +44,7 @@ Deno.test("evaluate() judges each target of the fixed run", () => {
     "0.83x",
     "none",
     "1.36x (20 vs 14 ms)",
+    "1.76x (95.0 vs 54.0 MiB)",
     "not measured: not in the fixed run",
     "not measured: not in the fixed run",
     "not measured: not in the fixed run",
@@ -102,6 +104,27 @@ Deno.test("evaluate() turns a verdict when its measurement moves", async (t) => 
     const results = fixedResults();
     results.cli.find((c) => c.key === "list")!.medianMs = 14.48 * 1.8;
     assert.equal(verdicts(results).cli, "**missed** (by 1.20x)");
+  });
+  await t.step("max RSS over 2x at 10,000 entries misses", () => {
+    const results = fixedResults();
+    results.cli.find((c) => c.key === "json")!.maxRssKiB = 55_296 * 2.5;
+    const rss = evaluate(results).find((t) => t.key === "rss")!;
+    assert.equal(verdict(rss), "**missed** (by 1.25x)");
+    assert.equal(rss.measured, "2.50x (135.0 vs 54.0 MiB)");
+    assert.equal(rss.required, "<= 2x");
+  });
+  await t.step("max RSS is not measured without GNU time", () => {
+    const results = fixedResults();
+    for (const c of results.cli) delete c.maxRssKiB;
+    results.cliRssMissing = "needs GNU time at /usr/bin/time";
+    const rss = evaluate(results).find((t) => t.key === "rss")!;
+    assert.equal(verdict(rss), "**missed**");
+    assert.equal(
+      rss.measured,
+      "not measured: needs GNU time at /usr/bin/time",
+    );
+    // The wall-time target does not depend on it.
+    assert.equal(verdicts(results).cli, "met");
   });
   await t.step("list over 2x slower under the clients misses", () => {
     const results = fixedResults();

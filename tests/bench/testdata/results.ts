@@ -184,6 +184,7 @@ export function fixedResults(): Results {
         label: "an empty file",
         command: "deno run -A $TMP/empty.ts",
         medianMs: 14.48,
+        maxRssKiB: 39_012,
         runs: 21,
       },
       {
@@ -191,6 +192,7 @@ export function fixedResults(): Results {
         label: 'a file holding only `import "node:util"`',
         command: "deno run -A $TMP/node_util.ts",
         medianMs: 19.46,
+        maxRssKiB: 44_580,
         runs: 21,
       },
       {
@@ -198,6 +200,7 @@ export function fixedResults(): Results {
         label: "`loops --version` (imports, no registry work)",
         command: "deno run -A cli.ts --version",
         medianMs: 18.7,
+        maxRssKiB: 52_224,
         runs: 21,
       },
       {
@@ -206,6 +209,16 @@ export function fixedResults(): Results {
         command:
           "deno run -A cli.ts --workspace $TMP/cli_6ec728d5921800a6 list",
         medianMs: 19.76,
+        maxRssKiB: 54_016,
+        runs: 21,
+      },
+      {
+        key: "json100",
+        label: "`loops list --json`, 100 entries",
+        command:
+          "deno run -A cli.ts --workspace $TMP/size100_0d1b5f7a9c3e2468 list --json",
+        medianMs: 22.1,
+        maxRssKiB: 55_296,
         runs: 21,
       },
       {
@@ -214,6 +227,7 @@ export function fixedResults(): Results {
         command:
           "deno run -A cli.ts --workspace $TMP/size10000_fcca6718351db67e list --json",
         medianMs: 76.8,
+        maxRssKiB: 97_280,
         runs: 21,
       },
     ],
