@@ -92,9 +92,12 @@ end
  * after its last renewal. `undefined` for a lease without the record.
  */
 export function staleAt(beat: string): number | undefined {
-  const [renewedAt, ttl] = beat.split(" ").map(Number);
+  const space = beat.indexOf(" ");
+  if (space < 0) return undefined;
+  const renewedAt = Number(beat.slice(0, space));
+  const ttl = Number(beat.slice(space + 1));
   if (!Number.isFinite(renewedAt) || !Number.isFinite(ttl)) return undefined;
-  return renewedAt! + (2 * ttl!) / 3;
+  return renewedAt + (2 * ttl) / 3;
 }
 
 /** The scripts, by name. Replies are flat arrays of strings or integers. */
@@ -194,13 +197,22 @@ local last = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
 local reply = {'0-0', tostring(now)}
 if last[1] then reply[1] = last[1][1] end
 local live = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE', 'WITHSCORES')
-for i = 1, #live, 2 do
-  local json = redis.call('HGET', KEYS[2], live[i])
-  if json then
-    reply[#reply + 1] = live[i]
-    reply[#reply + 1] = json
-    reply[#reply + 1] = live[i + 1]
-    reply[#reply + 1] = redis.call('HGET', KEYS[7], live[i]) or ''
+-- HMGET in chunks (unpack has a stack limit), not one HGET per id.
+local chunk = 2000
+for start = 1, #live, 2 * chunk do
+  local ids = {}
+  for i = start, math.min(#live, start + 2 * chunk - 1), 2 do
+    ids[#ids + 1] = live[i]
+  end
+  local jsons = redis.call('HMGET', KEYS[2], unpack(ids))
+  local beats = redis.call('HMGET', KEYS[7], unpack(ids))
+  for j = 1, #ids do
+    if jsons[j] then
+      reply[#reply + 1] = ids[j]
+      reply[#reply + 1] = jsons[j]
+      reply[#reply + 1] = live[start + 2 * j - 1]
+      reply[#reply + 1] = beats[j] or ''
+    end
   end
 end
 return reply

@@ -235,15 +235,14 @@ interface Snapshot {
 
 /**
  * The listed status: the verdict, or `stale` for a live loop whose lease
- * was last renewed two renewal intervals ago or more (by `beat`).
+ * turned stale (see `staleAt`) at or before `now`.
  */
 function withLease(
   verdict: LoopStatus | "dead",
-  beat: string,
+  stale: number | undefined,
   now: number,
 ): LoopStatus | "dead" {
   if (verdict === "dead") return verdict;
-  const stale = staleAt(beat);
   return stale !== undefined && stale <= now ? "stale" : verdict;
 }
 
@@ -440,7 +439,7 @@ class RedisEngine implements RedisRegistry {
     const read = await this.#read(id, false);
     if (read === undefined) return undefined;
     const verdict = this.#judges()(read.entry).verdict(read.entry);
-    const status = withLease(verdict, read.beat, read.now);
+    const status = withLease(verdict, staleAt(read.beat), read.now);
     return status === "dead" ? undefined : { ...read.entry, status };
   }
 
@@ -462,7 +461,7 @@ class RedisEngine implements RedisRegistry {
       }
       if (entry === undefined) continue;
       raw.push([entry, json]);
-      const status = withLease(judgeOf(entry).verdict(entry), beat, now);
+      const status = withLease(judgeOf(entry).verdict(entry), stale, now);
       if (status !== "dead") loops.push({ ...entry, status });
     }
     // The server answers in lease order, which every renewal changes: list
