@@ -48,6 +48,29 @@ export interface CliIo {
   columns: number | undefined;
 }
 
+const encoder = new TextEncoder();
+let stdoutGone = false;
+
+/**
+ * Writes `text` and a newline to stdout, as `console.log` would but
+ * without its copies: for 10,000 entries of `list --json`, 9 MB less peak
+ * memory here (docs/performance.md). A reader that went away (`| head`)
+ * ends the output quietly, as with `console.log`.
+ */
+function writeStdout(text: string): void {
+  if (stdoutGone) return;
+  const bytes = encoder.encode(`${text}\n`);
+  try {
+    let written = 0;
+    while (written < bytes.length) {
+      written += Deno.stdout.writeSync(bytes.subarray(written));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    stdoutGone = true;
+  }
+}
+
 /** The real outside world, for `io`'s missing members. */
 export function withRealIo(io: Partial<CliIo>): CliIo {
   const captured = io.out !== undefined;
@@ -55,8 +78,7 @@ export function withRealIo(io: Partial<CliIo>): CliIo {
   const isTerminal = () => tty ??= !captured && Deno.stdout.isTerminal();
   const terminal = io.terminal ?? isTerminal();
   return {
-    // deno-lint-ignore no-console
-    out: io.out ?? ((text) => console.log(text)),
+    out: io.out ?? writeStdout,
     // deno-lint-ignore no-console
     err: io.err ?? ((text) => console.error(text)),
     env: io.env ?? realEnv,

@@ -482,3 +482,29 @@ Deno.test("loops commands work with their narrowest flags", async () => {
   assert.deepEqual(await readEntries(ws), []);
   assert.ok(!loop.exited());
 });
+
+Deno.test("a reader that goes away ends the output quietly, exit 0", async () => {
+  await using ws = await tempWorkspace();
+  await using loop = await sleeper();
+  // Several pipe buffers of output: the write after the reader left fails.
+  const prompt = "x".repeat(1000);
+  await writeEntries(
+    ws,
+    Array.from({ length: 300 }, (_, i) => ({
+      id: `loop-${i}-pipe`,
+      pid: loop.pid,
+      prompt,
+    })),
+  );
+  const child = spawnLoops(["list", "--json"], { ws: ws.path });
+  const reader = child.stdout.getReader();
+  const first = await reader.read();
+  assert.ok(first.value && first.value.length > 0);
+  await reader.cancel();
+  const [status, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+  ]);
+  assert.equal(stderr, "");
+  assert.equal(status.code, 0);
+});
