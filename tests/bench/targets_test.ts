@@ -23,7 +23,7 @@ Deno.test("evaluate() judges each target of the fixed run", () => {
     linear: "met",
     contention: "met",
     lost: "met",
-    cli: "met",
+    cli: "**missed** (by 1.05x)",
     rss: "met",
     "ralph.list.1": "**missed**",
     "ralph.list.distinct": "**missed**",
@@ -103,7 +103,7 @@ Deno.test("evaluate() turns a verdict when its measurement moves", async (t) => 
   await t.step("a slow CLI misses by how much it is over", () => {
     const results = fixedResults();
     results.cli.find((c) => c.key === "list")!.medianMs = 14.48 * 1.8;
-    assert.equal(verdicts(results).cli, "**missed** (by 1.20x)");
+    assert.equal(verdicts(results).cli, "**missed** (by 1.38x)");
   });
   await t.step("max RSS over 2x at 10,000 entries misses", () => {
     const results = fixedResults();
@@ -124,7 +124,7 @@ Deno.test("evaluate() turns a verdict when its measurement moves", async (t) => 
       "not measured: needs GNU time at /usr/bin/time",
     );
     // The wall-time target does not depend on it.
-    assert.equal(verdicts(results).cli, "met");
+    assert.equal(verdicts(results).cli, "**missed** (by 1.05x)");
   });
   await t.step("list over 2x slower under the clients misses", () => {
     const results = fixedResults();
