@@ -21,6 +21,7 @@ import {
   probeProcess,
 } from "../mod.ts";
 import { WRITE_HOOK } from "../src/_durable_write.ts";
+import { closePidfds } from "../src/_pidfd.ts";
 import {
   prepareFloorFile,
   readFloor,
@@ -183,6 +184,19 @@ async function single(
       entries: DISTINCT_HOLDERS,
       run: () => distinctRegistry.get(fixtureId(50)),
       group: "read",
+    },
+    {
+      // What a one-shot process pays: no pidfd held (src/_pidfd.ts), every
+      // process read from /proc.
+      key: `list.${DISTINCT}.plain`,
+      label:
+        "list, 100 distinct processes, no pidfd held (each read from /proc)",
+      entries: DISTINCT_HOLDERS,
+      run: () => {
+        closePidfds();
+        return distinctRegistry.list();
+      },
+      group: "diag",
     },
   );
   if (ralph !== undefined) {

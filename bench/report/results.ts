@@ -43,6 +43,7 @@ export type SingleKey =
   | FixedKey
   | `${SizedOp}.${Size}`
   | `${"list" | "get"}.${typeof DISTINCT}`
+  | `list.${typeof DISTINCT}.plain`
   | `list.${(typeof NOPROBE_SIZES)[number]}.noprobe`
   | RalphKey;
 

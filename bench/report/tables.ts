@@ -81,7 +81,9 @@ const GROUP_ORDER: SingleResult["group"][] = [
 
 /** ralph's measurement of the same call on the same fixture, if any. */
 function ralphOf(key: SingleKey): SingleKey | undefined {
-  if (key === `list.${DISTINCT}`) return ralphKey("list", DISTINCT);
+  if (key === `list.${DISTINCT}` || key === `list.${DISTINCT}.plain`) {
+    return ralphKey("list", DISTINCT);
+  }
   const match = key.match(/^(pair|list)\.(1|100|10000)$/);
   if (match === null) return undefined;
   return ralphKey(
