@@ -31,6 +31,24 @@ export type Verdict = LoopStatus | "dead";
 
 const REMOTE = new Set(["other-host", "other-pid-namespace"]);
 
+// The probe key of each entry (the same process, the same question), by the
+// entry object: stored entries are kept between calls (the decode memo), so
+// a list of 10,000 entries builds no key strings once they are known.
+const probeKeys = new WeakMap<LoopEntry, string>();
+
+/** Entries with the same key get the same full verdict from a probe. */
+function probeKey(entry: LoopEntry): string {
+  let key = probeKeys.get(entry);
+  if (key === undefined) {
+    const { identity } = entry;
+    key = identity === undefined
+      ? `${entry.pid}@${entry.started}`
+      : `${entry.pid}:${identity.startTime}:${identity.bootId}`;
+    probeKeys.set(entry, key);
+  }
+  return key;
+}
+
 /** Judges the entries of one call; see the table at the top. */
 export class Judge {
   #env: RegistryEnv;
@@ -90,8 +108,8 @@ export class Judge {
     const memo = signalOnly ? this.#signal : this.#full;
     const { identity } = entry;
     const key = identity === undefined
-      ? `${entry.pid}@${signalOnly ? "" : entry.started}`
-      : `${entry.pid}:${identity.startTime}:${identity.bootId}`;
+      ? signalOnly ? String(entry.pid) : probeKey(entry)
+      : probeKey(entry);
     let liveness = memo.get(key);
     if (liveness === undefined) {
       liveness = this.#env.probe(

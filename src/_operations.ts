@@ -49,6 +49,26 @@ export interface Store {
    * changed in place, and what a call returns copies what it could change.
    */
   decoded?: { bytes: Uint8Array; doc: RegistryDoc };
+  /**
+   * A buffer the last read was made into and nothing holds, for the next
+   * read (see {@linkcode readLocked}); never the memo's.
+   */
+  spare?: Uint8Array;
+}
+
+/** A buffer to read into: the spare, unless the memo holds it. */
+function takeSpare(store: Store): Uint8Array | undefined {
+  const spare = store.spare;
+  store.spare = undefined;
+  if (spare === undefined) return undefined;
+  return spare.buffer === store.decoded?.bytes.buffer ? undefined : spare;
+}
+
+/** Keeps the buffer `read` was made into for the next read, if free. */
+function recycle(store: Store, read: Uint8Array): void {
+  if (read.buffer !== store.decoded?.bytes.buffer) {
+    store.spare = new Uint8Array(read.buffer);
+  }
 }
 
 /**
@@ -124,8 +144,9 @@ export function* change<T>(
     create: options.create ?? true,
   });
   if (locked === undefined) return fn(emptyDoc()).result;
+  let current: Uint8Array | undefined;
   try {
-    const current = readLocked(locked, paths.file);
+    current = readLocked(locked, paths.file, undefined, takeSpare(store));
     const journal = readJournal(paths);
     const { bytes, torn } = effectiveContent(current, journal);
     const doc = decode(store, bytes);
@@ -144,6 +165,7 @@ export function* change<T>(
     return next.result;
   } finally {
     release(locked);
+    if (current !== undefined) recycle(store, current);
   }
 }
 
@@ -157,12 +179,14 @@ export function* read(
     timeoutMs: store.timeoutMs,
   });
   if (locked === undefined) return { doc: emptyDoc(), torn: false };
+  let current: Uint8Array | undefined;
   try {
-    const current = readLocked(locked, paths.file);
+    current = readLocked(locked, paths.file, undefined, takeSpare(store));
     const { bytes, torn } = effectiveContent(current, readJournal(paths));
     return { doc: decode(store, bytes), torn };
   } finally {
     release(locked);
+    if (current !== undefined) recycle(store, current);
   }
 }
 
