@@ -156,7 +156,7 @@ async function single(
     {
       key: KEYS.probe,
       label:
-        "probeProcess(pid, identity): /proc/<pid>/stat (kill 0 where /proc is silent)",
+        "probeProcess(pid, identity) again: a poll of the pidfd held since its second verification",
       run: () => probeProcess(holders.pids[0]!, holders.identities[0]),
       group: "probe",
     },
