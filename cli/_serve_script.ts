@@ -44,8 +44,11 @@ export const PAGE_JS = String.raw`"use strict";
     const labels = new Map();
     for (const [name, ids] of byName) {
       const all = [...ids.values()];
+      // The shortest start (8 or more) that tells the ids apart; ids that
+      // are the same whole are left as they are (no start tells them apart).
+      const longest = Math.max(0, ...all.map((id) => id.length));
       let n = 8;
-      while (new Set(all.map((id) => id.slice(0, n))).size < all.length) n++;
+      while (n < longest && new Set(all.map((id) => id.slice(0, n))).size < all.length) n++;
       for (const [key, id] of ids) {
         const shown = id.length > n ? id.slice(0, n) + "…" : id;
         labels.set(key, ids.size === 1 || id === "" ? name : name + " (" + shown + ")");

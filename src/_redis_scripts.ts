@@ -87,16 +87,20 @@ end
 `;
 
 /**
- * When the lease recorded as `beat` ("renewedAt ttl", server ms) turns
- * stale: two renewal intervals (a claim renews every third of its ttl)
- * after its last renewal. `undefined` for a lease without the record.
+ * When the lease recorded as `beat` ("renewedAt ttl", server ms) with the
+ * deadline `deadline` turns stale: two renewal intervals (a claim renews
+ * every third of its ttl) after its last renewal. `undefined` for a lease
+ * without the record, or whose record is not of its last renewal (the
+ * deadline is not renewedAt + ttl: renewed by a client that keeps no
+ * record), so that such a lease is never called stale.
  */
-export function staleAt(beat: string): number | undefined {
+export function staleAt(beat: string, deadline: number): number | undefined {
   const space = beat.indexOf(" ");
   if (space < 0) return undefined;
   const renewedAt = Number(beat.slice(0, space));
   const ttl = Number(beat.slice(space + 1));
   if (!Number.isFinite(renewedAt) || !Number.isFinite(ttl)) return undefined;
+  if (renewedAt + ttl !== deadline) return undefined;
   return renewedAt + (2 * ttl) / 3;
 }
 

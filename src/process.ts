@@ -231,9 +231,10 @@ function readHostIdVariable(): string | undefined {
  * import { readLocalOrigin } from "@loops/registry";
  * import assert from "node:assert/strict";
  *
- * // Under -A every field is there; with less, what could be read.
+ * // Under -A every field is there; with less, what could be read. The host
+ * // id is LOOPS_HOST_ID when set, else 16 hex digits.
  * const { hostId } = readLocalOrigin();
- * if (hostId !== undefined) assert.match(hostId, /^[0-9a-f]{16}$/);
+ * if (hostId !== undefined) assert.match(hostId, /^[A-Za-z0-9][\w.-]*$/);
  * ```
  */
 export function readLocalOrigin(): LocalOrigin {

@@ -278,11 +278,49 @@ function parseEntry(json: string): LoopEntry | undefined {
     return undefined;
   }
   if (typeof value !== "object" || value === null) return undefined;
-  const entry = value as Record<string, unknown>;
-  const ok = typeof entry.id === "string" && typeof entry.pid === "number" &&
-    typeof entry.started === "string" && typeof entry.prompt === "string" &&
-    typeof entry.workspace === "string";
-  return ok ? value as LoopEntry : undefined;
+  const raw = value as Record<string, unknown>;
+  const ok = typeof raw.id === "string" && typeof raw.pid === "number" &&
+    typeof raw.started === "string" && typeof raw.prompt === "string" &&
+    typeof raw.workspace === "string";
+  if (!ok) return undefined;
+  // Only the fields of a LoopEntry, each of its type: as the file's codec
+  // does, a malformed origin or identity counts as none (so it is never
+  // shown or compared as something it is not).
+  const entry: LoopEntry = {
+    id: raw.id as string,
+    pid: raw.pid as number,
+    started: raw.started as string,
+    prompt: raw.prompt as string,
+    workspace: raw.workspace as string,
+  };
+  if (typeof raw.worktreePath === "string") {
+    entry.worktreePath = raw.worktreePath;
+  }
+  const identity = raw.identity as Record<string, unknown> | null | undefined;
+  if (
+    typeof identity === "object" && identity !== null &&
+    Number.isSafeInteger(identity.startTime) &&
+    typeof identity.bootId === "string"
+  ) {
+    entry.identity = {
+      startTime: identity.startTime as number,
+      bootId: identity.bootId,
+    };
+  }
+  const origin = raw.origin as Record<string, unknown> | null | undefined;
+  if (
+    typeof origin === "object" && origin !== null &&
+    typeof origin.hostId === "string" && origin.hostId !== ""
+  ) {
+    entry.origin = { hostId: origin.hostId };
+    if (typeof origin.hostname === "string") {
+      entry.origin.hostname = origin.hostname;
+    }
+    if (Number.isSafeInteger(origin.pidNamespace)) {
+      entry.origin.pidNamespace = origin.pidNamespace as number;
+    }
+  }
+  return entry;
 }
 
 function delay(ms: number): Promise<void> {
@@ -439,7 +477,8 @@ class RedisEngine implements RedisRegistry {
     const read = await this.#read(id, false);
     if (read === undefined) return undefined;
     const verdict = this.#judges()(read.entry).verdict(read.entry);
-    const status = withLease(verdict, staleAt(read.beat), read.now);
+    const stale = staleAt(read.beat, read.deadline);
+    const status = withLease(verdict, stale, read.now);
     return status === "dead" ? undefined : { ...read.entry, status };
   }
 
@@ -454,8 +493,9 @@ class RedisEngine implements RedisRegistry {
       const json = String(reply[i + 1]);
       const entry = parseEntry(json);
       const beat = String(reply[i + 3]);
-      next = Math.min(next, Number(reply[i + 2]) - now);
-      const stale = staleAt(beat);
+      const deadline = Number(reply[i + 2]);
+      next = Math.min(next, deadline - now);
+      const stale = staleAt(beat, deadline);
       if (stale !== undefined && stale > now) {
         next = Math.min(next, stale - now);
       }
@@ -491,8 +531,8 @@ class RedisEngine implements RedisRegistry {
     const lease: Pick<RedisInspection, "leaseExpiresAt" | "renewedAt"> = {
       leaseExpiresAt: new Date(read.deadline).toISOString(),
     };
-    const renewedAt = Number(read.beat.split(" ")[0]);
-    if (read.beat !== "" && Number.isFinite(renewedAt)) {
+    if (staleAt(read.beat, read.deadline) !== undefined) {
+      const renewedAt = Number(read.beat.split(" ")[0]);
       lease.renewedAt = new Date(renewedAt).toISOString();
     }
     if (read.deadline <= read.now) {

@@ -688,3 +688,55 @@ Deno.test("a refused connection fails at once, not at the deadline", async () =>
       ).test(error.message),
   );
 });
+
+test("malformed fields of a stored entry count as none; a foreign renewal is never stale", async (server) => {
+  const registry = await open(server, "odd", 60_000, ALIVE);
+  try {
+    const keys = namespaceKeys("loops:", "odd");
+    const [lease, entries] = keys;
+    const beat = keys[6]!;
+    const odd = {
+      id: "loop-odd-0001",
+      // A live process here: with no (valid) origin it is probed here.
+      pid: Deno.pid,
+      started: new Date().toISOString(),
+      prompt: "odd",
+      workspace: "/ws",
+      worktreePath: 5,
+      origin: { hostname: 7 },
+      identity: { startTime: "x", bootId: 1 },
+      extra: "kept out",
+    };
+    await server.command("HSET", entries!, odd.id, JSON.stringify(odd));
+    await server.command("ZADD", lease!, "9999999999999", odd.id);
+    // A renewal record that is not of the lease's last renewal (a client
+    // that keeps none renewed it): the lease is never called stale.
+    await server.command("HSET", beat, odd.id, "1000 3000");
+    const [listed] = await registry.list();
+    assert.deepEqual(listed, {
+      id: odd.id,
+      pid: odd.pid,
+      started: odd.started,
+      prompt: "odd",
+      workspace: "/ws",
+      status: "running",
+    });
+    const inspected = await registry.inspect(odd.id);
+    assert.equal(inspected?.renewedAt, undefined);
+    // The CLI's table of it: a HOST of "-", no crash.
+    const cli = new URL("../../cli.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", cli, "--redis", server.url, "list"],
+      env: { NO_COLOR: "1", LOOPS_NAMESPACE: "odd" },
+      stdin: "null",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(
+      text,
+      new RegExp(`^loop-odd-0001 +running +- +${Deno.pid} `, "m"),
+    );
+  } finally {
+    await registry.close();
+  }
+});
