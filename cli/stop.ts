@@ -15,6 +15,7 @@ import {
   startTimeOf,
   type TreeMember,
 } from "../src/_process_tree.ts";
+import { signalProcess } from "../src/_pidfd.ts";
 import { SIGNAL_NUMBERS, type SignalName } from "../src/_signals.ts";
 import { stopRefusal } from "./_engine.ts";
 import { parseSeconds } from "./_globals.ts";
@@ -217,7 +218,19 @@ async function signallable(
   return loop;
 }
 
-function send(pid: number, signal: Deno.Signal): void {
+/**
+ * Signals the process at `pid`. With the start time it was verified by,
+ * through a pidfd where one can be used (`signalProcess`): never another
+ * process that took the pid meanwhile, and nothing when it is gone (what we
+ * wanted). Elsewhere (no FFI or pidfds), by pid as before.
+ */
+function send(pid: number, signal: SignalName, startTime?: number): void {
+  if (
+    startTime !== undefined &&
+    signalProcess({ pid, startTime }, signal) !== "unavailable"
+  ) {
+    return;
+  }
   try {
     Deno.kill(pid, signal);
   } catch (error) {
@@ -286,14 +299,15 @@ class LoopTree {
    *
    * @throws {CliError} If the loop's own process may not be signalled.
    */
-  signal(signal: Deno.Signal): string[] {
-    const pids = this.#members.length === 0
-      ? (this.loopGone() ? [] : [this.#loop.pid])
-      : this.living().map((member) => member.pid);
+  signal(signal: SignalName): string[] {
+    const members: { pid: number; startTime?: number }[] =
+      this.#members.length === 0
+        ? (this.loopGone() ? [] : [{ pid: this.#loop.pid }])
+        : this.living();
     const skipped: string[] = [];
-    for (const pid of pids) {
+    for (const { pid, startTime } of members) {
       const refusal = this.#refusal(pid);
-      if (refusal === undefined) send(pid, signal);
+      if (refusal === undefined) send(pid, signal, startTime);
       else if (pid === this.#loop.pid) {
         throw new CliError(refusal, { exitCode: EXIT.refused });
       } else skipped.push(refusal);

@@ -48,6 +48,22 @@
 // Where the FFI cannot be used (not Linux x86_64/aarch64, no `--allow-ffi`,
 // dlopen fails, pidfd_open missing or forbidden by seccomp), nothing is held
 // and every probe takes the plain path, for the rest of the process.
+//
+// Signals (`signalProcess`, for `loops stop`) go through a pidfd too, which
+// closes the window between verifying a process and `kill(pid, sig)`, in
+// which it could exit and its pid be given to another process. A pidfd is
+// opened on the pid and confirmed exactly as one that is kept (2. above):
+// its fdinfo gives the pid, and /proc/<pid>/stat read after the open gives
+// the verified start time and no zombie. Then the process verified before
+// held the pid from before the open until that read (a process keeps its
+// pid for life), so it is the one pidfd_open found: pidfd_send_signal can
+// reach it and nothing else (ESRCH once it has exited). A pidfd held on it
+// (the same start time) is used as it is. Anything that does not confirm it
+// (exited, a zombie, another start time, another pid in fdinfo) sends
+// nothing; where the FFI or /proc cannot be used nothing is sent either, and
+// the caller may fall back to `kill(2)` by pid.
+
+import { SIGNAL_NUMBERS, type SignalName } from "./_signals.ts";
 
 /** How many descriptors are held at most. */
 export const CAPACITY = 256;
@@ -58,12 +74,21 @@ const SEEN_CAPACITY = 4 * CAPACITY;
 
 /** `pidfd_open` on x86_64 and aarch64 (asm-generic) alike. */
 const SYS_PIDFD_OPEN = 434n;
+/** `pidfd_send_signal` on x86_64 and aarch64 (asm-generic) alike. */
+const SYS_PIDFD_SEND_SIGNAL = 424n;
 const POLLIN = 1;
 const EPERM = 1;
+const ESRCH = 3;
 const ENOSYS = 38;
 
 const SYMBOLS = {
   syscall: { parameters: ["i64", "i64", "i64"], result: "i64" },
+  /** syscall(2) with four arguments: pidfd_send_signal(fd, sig, info, 0). */
+  syscall4: {
+    name: "syscall",
+    parameters: ["i64", "i64", "i64", "i64", "i64"],
+    result: "i64",
+  },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -178,19 +203,9 @@ export function holdVerified(
     return;
   }
   if (!roomFor(lib)) return;
-  const fd = Number(lib.syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n));
-  if (fd < 0) {
-    const errno = new Deno.UnsafePointerView(lib.__errno_location()!)
-      .getInt32();
-    // No such system call, or a seccomp filter refusing it: never again.
-    if (errno === ENOSYS || errno === EPERM) disable();
-    // Otherwise (ESRCH: it just exited; EMFILE): not held this time.
-    return;
-  }
-  if (fdinfoPid(fd) !== pid || reread(pid) !== startTime) {
-    closeFd(lib, fd);
-    return;
-  }
+  const fd = openVerified(lib, pid, startTime, reread);
+  // Not confirmed (it just exited, another process, EMFILE...): not held.
+  if (typeof fd !== "number") return;
   seen.delete(pid);
   held.set(pid, {
     fd,
@@ -199,6 +214,143 @@ export function holdVerified(
     bootId,
     usedAt: performance.now(),
   });
+}
+
+function errnoOf(lib: Libc): number {
+  return new Deno.UnsafePointerView(lib.__errno_location()!).getInt32();
+}
+
+/**
+ * A pidfd on `pid`, confirmed to be the process verified as running since
+ * `startTime` (see the header): pidfd_open, then its fdinfo `Pid:` must be
+ * `pid` and `reread(pid)` (the start time /proc gives now, `undefined` for
+ * a zombie or none) must be `startTime`, both read after the open (in
+ * either order).
+ * Otherwise the descriptor is closed, and the answer is `"gone"` (not that
+ * process: exited, a zombie, another one, or another pid namespace's) or
+ * `"unavailable"` (pidfd_open failed otherwise: after ENOSYS or EPERM, a
+ * kernel without it or a seccomp filter, pidfds are disabled for good).
+ * What `reread` throws is thrown, the descriptor closed.
+ */
+function openVerified(
+  lib: Libc,
+  pid: number,
+  startTime: number,
+  reread: (pid: number) => number | undefined,
+): number | "gone" | "unavailable" {
+  const fd = Number(lib.syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n));
+  if (fd < 0) {
+    const errno = errnoOf(lib);
+    if (errno === ESRCH) return "gone";
+    // No such system call, or a seccomp filter refusing it: never again.
+    if (errno === ENOSYS || errno === EPERM) disable();
+    // Otherwise (EMFILE, ENOMEM...): not this time.
+    return "unavailable";
+  }
+  let confirmed = false;
+  try {
+    // /proc first: where it cannot be read, what `reread` throws says so
+    // (fdinfo, read with the same permission, would just not match).
+    confirmed = reread(pid) === startTime && fdinfoPid(fd) === pid;
+  } finally {
+    if (!confirmed) closeFd(lib, fd);
+  }
+  return confirmed ? fd : "gone";
+}
+
+/**
+ * The start time of the running process at `pid` (field 22 of
+ * /proc/<pid>/stat), `undefined` when there is none or it is a zombie.
+ *
+ * @throws {Deno.errors.NotCapable} If /proc may not be read (no `-A`).
+ * @throws {Deno.errors.PermissionDenied} If /proc hides it (`hidepid`).
+ */
+function runningStartTime(pid: number): number | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    // It exited between the open and the read.
+    if ((error as { code?: unknown }).code === "ESRCH") return undefined;
+    throw error;
+  }
+  // The command name (field 2) may hold spaces and parentheses: fields after
+  // it start after the last ')'. Field 3 is the state, field 22 start time.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  if (fields[0] === "Z" || fields[0] === "X") return undefined;
+  const start = Number(fields[19]);
+  return Number.isSafeInteger(start) ? start : undefined;
+}
+
+/**
+ * Sends `signal` to the process at `member.pid` only if it is the process
+ * that started at `member.startTime` (clock ticks since boot, field 22 of
+ * /proc/<pid>/stat), through a pidfd: no other process can receive it, even
+ * if that one exits and its pid is reused meanwhile (see the header). Uses
+ * the descriptor held on it if there is one.
+ *
+ * Needs Linux (x86_64 or aarch64), `--allow-ffi` and `-A` (for /proc).
+ *
+ * @param member The pid and the start time verified for it.
+ * @param signal The signal to send.
+ * @returns `"sent"` once the kernel accepted the signal; `"gone"` when
+ * nothing was sent as the process is not (or no longer) provably the one
+ * that started then: exited, a zombie, or the pid names another process;
+ * `"unavailable"` when nothing was sent as pidfds, the FFI or /proc cannot
+ * be used here (also after EPERM from pidfd_send_signal, which a seccomp
+ * filter may give as well as the kernel for another user's process): the
+ * caller may then signal by pid, as it would have without pidfds.
+ */
+export function signalProcess(
+  member: { pid: number; startTime: number },
+  signal: SignalName,
+): "sent" | "gone" | "unavailable" {
+  const { pid, startTime } = member;
+  if (!Number.isSafeInteger(pid) || pid < 1) return "gone";
+  const lib = loadLibc();
+  if (lib === null) return "unavailable";
+  const entry = held.get(pid);
+  if (entry !== undefined && entry.startTime === startTime) {
+    return sendSignal(lib, entry.fd, signal);
+  }
+  let fd: number | "gone" | "unavailable";
+  try {
+    fd = openVerified(lib, pid, startTime, runningStartTime);
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) {
+      // /proc cannot confirm it: not ours to decide.
+      return "unavailable";
+    }
+    throw error;
+  }
+  if (typeof fd !== "number") return fd;
+  try {
+    return sendSignal(lib, fd, signal);
+  } finally {
+    closeFd(lib, fd);
+  }
+}
+
+/** pidfd_send_signal(fd, signal, NULL, 0), with what it means. */
+function sendSignal(
+  lib: Libc,
+  fd: number,
+  signal: SignalName,
+): "sent" | "gone" | "unavailable" {
+  const result = lib.syscall4(
+    SYS_PIDFD_SEND_SIGNAL,
+    BigInt(fd),
+    BigInt(SIGNAL_NUMBERS[signal]),
+    0n,
+    0n,
+  );
+  if (result === 0n) return "sent";
+  // ESRCH: the process has exited (it may be reaped and its pid reused).
+  return errnoOf(lib) === ESRCH ? "gone" : "unavailable";
 }
 
 /** Whether a descriptor may be added, evicting an idle one if need be. */

@@ -34,12 +34,23 @@ class Prober implements AsyncDisposable {
   #read: () => Promise<string | undefined>;
   #stderr: Promise<string>;
 
-  constructor(wrapper: string[] = [], env?: Record<string, string>) {
+  /**
+   * @param options `wrapper`: a command the prober runs under (unshare,
+   * setpriv); `env`: its environment; `permissions`: its flags (`-A`).
+   */
+  constructor(
+    options: {
+      wrapper?: string[];
+      env?: Record<string, string>;
+      permissions?: string[];
+    } = {},
+  ) {
+    const { wrapper = [], env, permissions = ["-A"] } = options;
     const [command, ...args] = [
       ...wrapper,
       Deno.execPath(),
       "run",
-      "-A",
+      ...permissions,
       "--quiet",
       "--no-config",
       PROBER,
@@ -91,6 +102,15 @@ class Prober implements AsyncDisposable {
 }
 
 const VERIFIED = { liveness: "alive", reason: "verified" };
+/** A fresh pid namespace with its own /proc (for ns_last_pid). */
+const UNSHARE_WITH_PROC = [
+  "unshare",
+  "--pid",
+  "--fork",
+  "--kill-child",
+  "--mount-proc",
+];
+const KILLED_BY_TERM = { code: 143, signal: "SIGTERM" };
 
 /** Probes `who` until a pidfd is held on it (the second verification). */
 async function hold(prober: Prober, who: Identity): Promise<void> {
@@ -188,13 +208,7 @@ Deno.test({
   async fn() {
     // A fresh pid namespace with its own /proc, where ns_last_pid gives the
     // dead process's pid to the next one.
-    await using prober = new Prober([
-      "unshare",
-      "--pid",
-      "--fork",
-      "--kill-child",
-      "--mount-proc",
-    ]);
+    await using prober = new Prober({ wrapper: UNSHARE_WITH_PROC });
     const old: Identity = await prober.send("spawn");
     await hold(prober, old);
     await prober.send(`kill ${old.pid}`);
@@ -226,7 +240,9 @@ Deno.test({
     // A new pid namespace that still sees the host's /proc: the prober is
     // pid 1 there, /proc/1 is the host's init. pidfd_open(1) names the
     // prober itself: the fdinfo check must refuse to hold it.
-    await using prober = new Prober(["unshare", "--pid", "--fork"]);
+    await using prober = new Prober({
+      wrapper: ["unshare", "--pid", "--fork"],
+    });
     const { others } = await prober.held();
     for (let i = 0; i < 3; i++) {
       assert.deepEqual(await prober.send("probe 1"), {
@@ -254,10 +270,15 @@ Deno.test({
       stdin: "null",
     }).spawn();
     try {
-      await using prober = new Prober(
-        ["setpriv", "--reuid=65533", "--regid=65533", "--clear-groups"],
-        { DENO_DIR: denoDir },
-      );
+      await using prober = new Prober({
+        wrapper: [
+          "setpriv",
+          "--reuid=65533",
+          "--regid=65533",
+          "--clear-groups",
+        ],
+        env: { DENO_DIR: denoDir },
+      });
       assert.equal(await prober.send(`kill0 ${other.pid}`), "PermissionDenied");
       const who: Identity = await prober.send(`identity ${other.pid}`);
       await hold(prober, who);
@@ -339,4 +360,134 @@ Deno.test("more processes than the cap: right verdicts, bounded descriptors", as
   assert.ok((await probeAll(left)).every((v) => v.reason === "verified"));
   await prober.send("close");
   assert.deepEqual(await prober.held(), { pids: [], others });
+});
+
+/** `signalProcess` on `who`, with its start time or another one. */
+function signal(
+  prober: Prober,
+  who: Identity,
+  name = "SIGTERM",
+  startTime = who.startTime,
+): Promise<string> {
+  return prober.send(`signal ${who.pid} ${startTime} ${name}`);
+}
+
+Deno.test("signalProcess() signals the verified process through a pidfd", async (t) => {
+  await using prober = new Prober();
+  const { others } = await prober.held();
+  await t.step("opened for the signal, then closed", async () => {
+    const live: Identity = await prober.send("spawn");
+    assert.equal(await signal(prober, live), "sent");
+    assert.deepEqual(await prober.send(`status ${live.pid} 5000`), {
+      ...KILLED_BY_TERM,
+    });
+    assert.deepEqual(await prober.held(), { pids: [], others });
+  });
+  await t.step("through the descriptor held on it", async () => {
+    const live: Identity = await prober.send("spawn");
+    await hold(prober, live);
+    assert.deepEqual((await prober.held()).pids, [live.pid]);
+    assert.equal(await signal(prober, live, "SIGKILL"), "sent");
+    assert.deepEqual(await prober.send(`status ${live.pid} 5000`), {
+      code: 137,
+      signal: "SIGKILL",
+    });
+    // Still held until probed: then dead, and the descriptor closed.
+    assert.deepEqual(await prober.probe(live), {
+      liveness: "dead",
+      reason: "exited",
+    });
+    assert.deepEqual(await prober.held(), { pids: [], others });
+  });
+});
+
+Deno.test("signalProcess() sends nothing to a process of another start time", async (t) => {
+  await using prober = new Prober();
+  const { others } = await prober.held();
+  const live: Identity = await prober.send("spawn");
+  for (const delta of [1, -1]) {
+    await t.step(`start time ${delta > 0 ? "+" : ""}${delta}`, async () => {
+      assert.equal(
+        await signal(prober, live, "SIGTERM", live.startTime + delta),
+        "gone",
+      );
+      assert.equal(await prober.send(`status ${live.pid} 300`), "running");
+    });
+  }
+  await t.step("nor through a held descriptor of another one", async () => {
+    await hold(prober, live);
+    assert.equal(
+      await signal(prober, live, "SIGKILL", live.startTime + 1),
+      "gone",
+    );
+    assert.equal(await prober.send(`status ${live.pid} 300`), "running");
+    assert.deepEqual(await prober.probe(live), VERIFIED);
+  });
+  await prober.send(`kill ${live.pid}`);
+  await prober.send("close");
+  assert.deepEqual(await prober.held(), { pids: [], others });
+});
+
+Deno.test("signalProcess() finds an exited process or a zombie gone", async (t) => {
+  await using prober = new Prober();
+  await t.step("exited and reaped", async () => {
+    const live: Identity = await prober.send("spawn");
+    await prober.send(`kill ${live.pid}`);
+    assert.equal(await signal(prober, live), "gone");
+  });
+  await t.step("exited and reaped, once held", async () => {
+    const live: Identity = await prober.send("spawn");
+    await hold(prober, live);
+    await prober.send(`kill ${live.pid}`);
+    assert.equal(await signal(prober, live), "gone");
+  });
+  await t.step("a zombie", async () => {
+    const live: Identity = await prober.send("zombie");
+    assert.equal(await prober.send(`kill ${live.pid}`), "Z");
+    assert.equal(await signal(prober, live), "gone");
+  });
+  await t.step("a pid no process has", async () => {
+    const none = { pid: 4_194_304, startTime: 1, bootId: "-" };
+    assert.equal(await signal(prober, none), "gone");
+  });
+});
+
+Deno.test("signalProcess() is unavailable without --allow-ffi, and sends nothing", async (t) => {
+  await using prober = new Prober();
+  const live: Identity = await prober.send("spawn");
+  for (
+    const permissions of [
+      ["--allow-read", "--allow-run"],
+      ["-A", "--deny-ffi"],
+    ]
+  ) {
+    await t.step(permissions.join(" "), async () => {
+      await using narrow = new Prober({ permissions });
+      assert.equal(await signal(narrow, live), "unavailable");
+      assert.equal(await prober.send(`status ${live.pid} 300`), "running");
+    });
+  }
+  await prober.send(`kill ${live.pid}`);
+});
+
+Deno.test({
+  name: "signalProcess() refuses a reused pid's old identity",
+  ignore: ignoreOutsideCI(rootSkipReason("unshare")),
+  async fn() {
+    await using prober = new Prober({ wrapper: UNSHARE_WITH_PROC });
+    const old: Identity = await prober.send("spawn");
+    await prober.send(`kill ${old.pid}`);
+    // A later clock tick than the old start time.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const reused: Identity = await prober.send(`reuse ${old.pid}`);
+    assert.equal(reused.pid, old.pid);
+    assert.notEqual(reused.startTime, old.startTime);
+    assert.equal(await signal(prober, old, "SIGKILL"), "gone");
+    assert.equal(await prober.send(`status ${reused.pid} 300`), "running");
+    assert.equal(await signal(prober, reused), "sent");
+    assert.deepEqual(
+      await prober.send(`status ${reused.pid} 5000`),
+      KILLED_BY_TERM,
+    );
+  },
 });
