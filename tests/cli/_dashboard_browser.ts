@@ -77,10 +77,17 @@ try {
       await page.click("#stop");
       return await answered;
     };
-    const settled = () =>
-      page.waitForFunction(
-        '!document.querySelector("#message")?.textContent?.startsWith("Stopping")',
-      );
+    // Polled from here: page.waitForFunction evaluates its predicate in the
+    // page when it has to wait, which the page's CSP (no 'unsafe-eval')
+    // refuses (seen in CI).
+    const settled = async () => {
+      for (let i = 0; i < 200; i++) {
+        const text = await page.textContent("#message");
+        if (!text?.startsWith("Stopping")) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error("The stop request's message still says Stopping");
+    };
     if (step === "row") {
       await page.waitForSelector(row, { timeout: 10000 });
       out({

@@ -21,6 +21,11 @@ const SKIP = skipReason({
 /** A `loops run -- sleep` of another host, ended on dispose. */
 interface HostLoop extends AsyncDisposable {
   id: string;
+  /**
+   * The `loops run` process's pid (unshare and sh exec it): the entry's
+   * pid until run has moved the registration to its child.
+   */
+  runPid: number;
   /** Set once the `loops run` process has exited. */
   exited: () => boolean;
 }
@@ -68,6 +73,7 @@ function hostLoop(
   const status = child.status.finally(() => done = true);
   return {
     id: host.id,
+    runPid: child.pid,
     exited: () => done,
     async [Symbol.asyncDispose]() {
       // SIGTERM reaches `loops run` (unshare and sh exec it), which
@@ -98,13 +104,19 @@ Deno.test({
       assert.equal(result.code, 0, result.stderr);
       return JSON.parse(result.stdout);
     };
-    const listed = async (ids: string[]) => {
+    // Listed with the pid of `sleep`: `loops run` registers under its own
+    // pid first, then moves the entry to its child.
+    const listed = async (loops: HostLoop[]) => {
       for (let i = 0; i < 400; i++) {
         const all = await list();
-        if (ids.every((id) => all.some((l) => l.id === id))) return all;
+        const moved = (loop: HostLoop) =>
+          all.some((l) => l.id === loop.id && l.pid !== loop.runPid);
+        if (loops.every(moved)) return all;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      assert.fail(`Timed out waiting for ${ids.join(", ")} to register`);
+      assert.fail(
+        `Timed out waiting for ${loops.map((l) => l.id).join(", ")} to run`,
+      );
     };
     await using a = hostLoop(redis.url, namespace, {
       id: "loop-a",
@@ -116,7 +128,7 @@ Deno.test({
       hostname: "host-b",
       hostId: "ci-host-b-0123",
     });
-    const before = await listed(["loop-a", "loop-b"]);
+    const before = await listed([a, b]);
     const pidOf = (id: string) => before.find((l) => l.id === id)!.pid;
     // This machine's own host id is neither: both are another host's here.
     for (const loop of before) assert.equal(loop.status, "remote");
@@ -176,7 +188,7 @@ Deno.test({
       hostname: "host-a",
       hostId: "ci-host-c-0123",
     });
-    await listed([c.id]);
+    await listed([c]);
     assert.equal((await cells("loop-c")).host, "host-a (ci-host-c…)");
     assert.equal((await cells("loop-a")).host, "host-a (ci-host-a…)");
     assert.equal((await cells("loop-b")).host, "host-b");
