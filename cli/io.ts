@@ -1,6 +1,7 @@
 // What the CLI needs from the outside world, behind one interface: the real
 // one by default, a fake one in tests (no global is replaced). The only
 // `console.*` calls of the CLI are the two sinks below.
+import { writeAll } from "../src/_files.ts";
 import { isAbsolute } from "../src/_path.ts";
 
 /**
@@ -59,12 +60,8 @@ let stdoutGone = false;
  */
 function writeStdout(text: string): void {
   if (stdoutGone) return;
-  const bytes = encoder.encode(`${text}\n`);
   try {
-    let written = 0;
-    while (written < bytes.length) {
-      written += Deno.stdout.writeSync(bytes.subarray(written));
-    }
+    writeAll(Deno.stdout, encoder.encode(`${text}\n`));
   } catch (error) {
     if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
     stdoutGone = true;

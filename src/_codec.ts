@@ -1,6 +1,7 @@
 // Pure encoding, decoding and transforms of the registry document.
 import { CorruptRegistryError } from "./errors.ts";
-import type { LoopEntry } from "./loop_entry.ts";
+import type { LoopEntry, LoopOrigin } from "./loop_entry.ts";
+import type { ProcessIdentity } from "./process.ts";
 
 /** An entry with the JSON object it came from (unknown fields kept). */
 export interface StoredEntry {
@@ -110,24 +111,44 @@ function decodeEntry(raw: unknown, index: number, path: string): StoredEntry {
     workspace: raw.workspace as string,
   };
   if (typeof worktree === "string") entry.worktreePath = worktree;
-  // A malformed identity is treated as no identity: unknown, never "reused".
-  if (
-    Number.isSafeInteger(raw.pid_start_time) && typeof raw.boot_id === "string"
-  ) {
-    entry.identity = {
-      startTime: raw.pid_start_time as number,
-      bootId: raw.boot_id,
-    };
-  }
-  // A malformed origin likewise: judged as an entry that records none.
-  if (typeof raw.host_id === "string" && raw.host_id !== "") {
-    entry.origin = { hostId: raw.host_id };
-    if (typeof raw.hostname === "string") entry.origin.hostname = raw.hostname;
-    if (Number.isSafeInteger(raw.pid_ns)) {
-      entry.origin.pidNamespace = raw.pid_ns as number;
-    }
-  }
+  const identity = identityOf(raw.pid_start_time, raw.boot_id);
+  if (identity !== undefined) entry.identity = identity;
+  const origin = originOf(raw.host_id, raw.hostname, raw.pid_ns);
+  if (origin !== undefined) entry.origin = origin;
   return { raw, entry };
+}
+
+/**
+ * A recorded identity from its stored values, or `undefined` when they are
+ * malformed: treated as no identity (unknown, never "reused"). Both
+ * engines read stored entries through it.
+ */
+export function identityOf(
+  startTime: unknown,
+  bootId: unknown,
+): ProcessIdentity | undefined {
+  return Number.isSafeInteger(startTime) && typeof bootId === "string"
+    ? { startTime: startTime as number, bootId }
+    : undefined;
+}
+
+/**
+ * A recorded origin from its stored values, or `undefined` when the host
+ * id is malformed: judged as an entry that records none. Malformed
+ * optional fields are left out.
+ */
+export function originOf(
+  hostId: unknown,
+  hostname: unknown,
+  pidNamespace: unknown,
+): LoopOrigin | undefined {
+  if (typeof hostId !== "string" || hostId === "") return undefined;
+  const origin: LoopOrigin = { hostId };
+  if (typeof hostname === "string") origin.hostname = hostname;
+  if (Number.isSafeInteger(pidNamespace)) {
+    origin.pidNamespace = pidNamespace as number;
+  }
+  return origin;
 }
 
 /** The file's JSON object for an entry, in ralph's field order. */

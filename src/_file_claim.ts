@@ -2,7 +2,7 @@
 // by `using`, `release`, a signal or unload. It removes exactly its own
 // registration (same id, pid and start), never a loop that took its id over.
 import type { LoopEntry } from "./loop_entry.ts";
-import type { LoopClaim } from "./loop_claim.ts";
+import { type LoopClaim, releasedClaimError } from "./loop_claim.ts";
 import type { HeartbeatResult, LoopInspection } from "./registry.ts";
 import { CLAIM_SIGNALS, signalExitCode } from "./_signals.ts";
 
@@ -89,13 +89,7 @@ export class FileClaim implements LoopClaim {
   }
 
   async reassign(pid: number): Promise<void> {
-    if (this.#released) {
-      throw new TypeError(
-        `Cannot reassign loop ${
-          JSON.stringify(this.#entry.id)
-        } as its claim is released`,
-      );
-    }
+    if (this.#released) throw releasedClaimError(this.#entry.id);
     this.#entry = await this.#ops.reassign(this.#entry, pid);
   }
 

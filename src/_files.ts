@@ -126,8 +126,11 @@ export function lstatOrUndefined(
   }
 }
 
-/** Writes all of `bytes` at the file's current offset. */
-export function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
+/** Writes all of `bytes` at the file's (or stdout's) current offset. */
+export function writeAll(
+  file: Pick<Deno.FsFile, "writeSync">,
+  bytes: Uint8Array,
+): void {
   let offset = 0;
   while (offset < bytes.length) {
     offset += file.writeSync(bytes.subarray(offset));

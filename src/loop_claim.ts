@@ -35,3 +35,14 @@ export interface LoopClaim extends Claim, Disposable {
    */
   releaseSync(): boolean;
 }
+
+/**
+ * What a released claim's `reassign()` throws, in both engines.
+ *
+ * @internal
+ */
+export function releasedClaimError(id: string): TypeError {
+  return new TypeError(
+    `Cannot reassign loop ${JSON.stringify(id)} as its claim is released`,
+  );
+}

@@ -3,6 +3,8 @@
 // _redis_scripts.ts (the layout and the lease rule live there); this file
 // judges what the server returns (a pid of this host and pid namespace is
 // probed as the file engine probes it), renews claims, and watches.
+import { identityOf, originOf } from "./_codec.ts";
+import { releasedClaimError } from "./loop_claim.ts";
 import { Judge, removedByClean } from "./_liveness.ts";
 import { RedisConnection } from "./_redis_client.ts";
 import { namespaceKeys, staleAt } from "./_redis_scripts.ts";
@@ -296,30 +298,16 @@ function parseEntry(json: string): LoopEntry | undefined {
   if (typeof raw.worktreePath === "string") {
     entry.worktreePath = raw.worktreePath;
   }
-  const identity = raw.identity as Record<string, unknown> | null | undefined;
-  if (
-    typeof identity === "object" && identity !== null &&
-    Number.isSafeInteger(identity.startTime) &&
-    typeof identity.bootId === "string"
-  ) {
-    entry.identity = {
-      startTime: identity.startTime as number,
-      bootId: identity.bootId,
-    };
-  }
-  const origin = raw.origin as Record<string, unknown> | null | undefined;
-  if (
-    typeof origin === "object" && origin !== null &&
-    typeof origin.hostId === "string" && origin.hostId !== ""
-  ) {
-    entry.origin = { hostId: origin.hostId };
-    if (typeof origin.hostname === "string") {
-      entry.origin.hostname = origin.hostname;
-    }
-    if (Number.isSafeInteger(origin.pidNamespace)) {
-      entry.origin.pidNamespace = origin.pidNamespace as number;
-    }
-  }
+  const stored = (value: unknown): Record<string, unknown> =>
+    typeof value === "object" && value !== null
+      ? value as Record<string, unknown>
+      : {};
+  const identity = stored(raw.identity);
+  const known = identityOf(identity.startTime, identity.bootId);
+  if (known !== undefined) entry.identity = known;
+  const origin = stored(raw.origin);
+  const placed = originOf(origin.hostId, origin.hostname, origin.pidNamespace);
+  if (placed !== undefined) entry.origin = placed;
   return entry;
 }
 
@@ -861,13 +849,7 @@ class LeasedClaim extends EventTarget implements RedisClaim {
   }
 
   async reassign(pid: number): Promise<void> {
-    if (this.#released) {
-      throw new TypeError(
-        `Cannot reassign loop ${
-          JSON.stringify(this.#entry.id)
-        } as its claim is released`,
-      );
-    }
+    if (this.#released) throw releasedClaimError(this.#entry.id);
     const moved: LoopEntry = {
       ...this.#entry,
       pid,

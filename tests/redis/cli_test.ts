@@ -147,3 +147,27 @@ Deno.test("--namespace without a Redis server, or an empty --redis, is a usage e
     await Deno.remove(workspace, { recursive: true });
   }
 });
+
+Deno.test({
+  name: `--lock-timeout bounds a call to a server that does not answer${
+    skip ? ` (${skip})` : ""
+  }`,
+  ignore: ignoreOutsideCI(skip),
+  async fn() {
+    await using server = await startRedis();
+    const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
+    Deno.kill(server.pid, "SIGSTOP");
+    try {
+      const args = ["-w", workspace, "--redis", server.url, "list"];
+      const result = await loops(["--lock-timeout", "0.3", ...args], {});
+      assert.equal(result.code, 5, result.stderr);
+      assert.match(
+        result.stderr,
+        /^loops: Cannot use Redis at "redis:\/\/127\.0\.0\.1:\d+" as it did not answer within 300 ms/,
+      );
+    } finally {
+      Deno.kill(server.pid, "SIGCONT");
+      await Deno.remove(workspace, { recursive: true });
+    }
+  },
+});
