@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { type CliIo, main } from "../../cli.ts";
 import { EXIT } from "../../cli/_errors.ts";
+import { writeLocked } from "./core.ts";
 export { deadPid } from "./core.ts";
 export { EXIT };
 
@@ -225,7 +226,7 @@ export async function writeEntries(
     workspace: ws.path,
     ...e,
   }));
-  await Deno.writeTextFile(ws.file, JSON.stringify({ loops }, null, 2));
+  await writeLocked(ws.file, JSON.stringify({ loops }, null, 2));
 }
 
 /** Reads the raw entries of the registry file. */

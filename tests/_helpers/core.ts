@@ -57,8 +57,27 @@ export async function writeRegistry(
   content: string | Uint8Array,
 ): Promise<void> {
   await Deno.mkdir(ws.dir, { recursive: true });
-  if (typeof content === "string") await Deno.writeTextFile(ws.file, content);
-  else await Deno.writeFile(ws.file, content);
+  await writeLocked(ws.file, content);
+}
+
+/**
+ * Rewrites `file` in place under its exclusive flock, as ralph writes it, so
+ * a reader that locks (a watcher, say) never sees it half written: a plain
+ * `Deno.writeTextFile` truncates and writes with no lock, and a watcher that
+ * reads between the two sees an empty registry (a CI flake).
+ */
+export async function writeLocked(
+  file: string,
+  content: string | Uint8Array,
+): Promise<void> {
+  const bytes = typeof content === "string"
+    ? new TextEncoder().encode(content)
+    : content;
+  using handle = await Deno.open(file, { write: true, create: true });
+  await handle.lock(true);
+  await handle.truncate(0);
+  let done = 0;
+  while (done < bytes.length) done += await handle.write(bytes.subarray(done));
 }
 
 /** A minimal raw entry in the file's snake_case form. */
