@@ -69,8 +69,8 @@ to --timeout seconds (default 5) for them to exit, then with --force sends
 SIGKILL to what is left. Removes the entry once the loop's process is gone;
 fails when a process of the tree is still alive, naming the pids. Never
 signals pid 0 or 1, itself, a process whose identity does not match the entry,
-or a loop of another host or pid namespace. --all stops every running loop of
-this host (from a terminal, only with --yes).`,
+or a loop of another host or pid namespace. --all stops every running, orphan
+or stale loop of this host (from a terminal, only with --yes).`,
   async run(context, { values, positionals }) {
     const options = {
       signal: parseSignal(values.signal ?? "SIGTERM"),
@@ -89,17 +89,22 @@ this host (from a terminal, only with --yes).`,
 
 /**
  * `stop --all`: every loop of this host whose status is `running` or
- * `orphan` (never `remote` or `unknown` ones), one after the other. From a
- * terminal it needs `--yes`.
+ * `orphan`, or `stale` with its process here (a hung loop is the one most
+ * worth stopping), one after the other; never `remote` or `unknown` ones,
+ * nor a stale loop of another host. From a terminal it needs `--yes`.
  */
 async function stopAll(
   context: CommandContext,
   options: StopOptions,
   yes: boolean,
 ): Promise<number> {
-  const loops = (await context.registry.list()).filter((loop) =>
-    loop.status === "running" || loop.status === "orphan"
-  );
+  const loops = [];
+  for (const loop of await context.registry.list()) {
+    if (
+      loop.status === "running" || loop.status === "orphan" ||
+      (loop.status === "stale" && await runsHere(context.registry, loop.id))
+    ) loops.push(loop);
+  }
   if (loops.length > 0 && !yes && Deno.stdin.isTerminal()) {
     throw new UsageError(
       `Cannot stop all ${loops.length} running loops without --yes: run 'loops stop --all --yes'`,
@@ -121,6 +126,16 @@ async function stopAll(
   }
   if (loops.length === 0) context.io.out("No running loops to stop");
   return code;
+}
+
+/**
+ * Whether the loop's process was judged on this host and in this pid
+ * namespace (a stale loop is listed `stale` wherever it runs).
+ */
+async function runsHere(registry: Registry, id: string): Promise<boolean> {
+  const loop = await registry.inspect(id);
+  return loop !== undefined && loop.liveness === "alive" &&
+    loop.reason !== "other-host" && loop.reason !== "other-pid-namespace";
 }
 
 function parseSignal(value: string): SignalName {

@@ -3,6 +3,9 @@
 import { ignoreOutsideCI } from "../_helpers/core.ts";
 import assert from "node:assert/strict";
 import { redisSkipReason, startRedis } from "../_helpers/redis.ts";
+import { createLoopEntry, defaultRegistryEnv } from "../../mod.ts";
+import { openRedisRegistry } from "../../redis.ts";
+import { namespaceKeys } from "../../src/_redis_scripts.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const skip = redisSkipReason();
@@ -167,6 +170,90 @@ Deno.test({
       );
     } finally {
       Deno.kill(server.pid, "SIGCONT");
+      await Deno.remove(workspace, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: `stop --all stops a stale loop of this host, not one of another${
+    skip ? ` (${skip})` : ""
+  }`,
+  ignore: ignoreOutsideCI(skip),
+  async fn() {
+    await using server = await startRedis();
+    const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
+    const options = { namespace: "stale", ttlMs: 60_000, workspace };
+    const here = await openRedisRegistry(server.url, options);
+    const there = await openRedisRegistry(server.url, {
+      ...options,
+      env: {
+        ...defaultRegistryEnv,
+        origin: () => ({ hostId: "another-host-id", hostname: "elsewhere" }),
+      },
+    });
+    const hung = new Deno.Command("sleep", {
+      args: ["60"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await here.register(
+        createLoopEntry("hung here", { id: "loop-here", pid: hung.pid }),
+      );
+      await there.register(
+        createLoopEntry("hung there", { id: "loop-there", pid: hung.pid }),
+      );
+      const flags = ["-w", workspace, "--redis", server.url];
+      const statuses = async () => {
+        const listed = await loops(
+          [...flags, "--namespace", "stale", "list", "--json"],
+          {},
+        );
+        assert.equal(listed.code, 0, listed.stderr);
+        return Object.fromEntries(
+          JSON.parse(listed.stdout).map((
+            loop: { id: string; status: string },
+          ) => [loop.id, loop.status]),
+        );
+      };
+      assert.deepEqual(await statuses(), {
+        "loop-here": "running",
+        "loop-there": "remote",
+      });
+      // Both as if registered 45 s earlier and never renewed, on the
+      // server's clock: stale (⅔ of 60 s have passed), with 15 s of their
+      // leases left, and no wait for it that a slow machine could outlast.
+      const [lease, , , , , , beat] = namespaceKeys("loops:", "stale");
+      for (const id of ["loop-here", "loop-there"]) {
+        const { leaseExpiresAt } = (await here.inspect(id))!;
+        const deadline = Date.parse(leaseExpiresAt) - 45_000;
+        await server.command("ZADD", lease!, `${deadline}`, id);
+        await server.command("HSET", beat!, id, `${deadline - 60_000} 60000`);
+      }
+      assert.deepEqual(await statuses(), {
+        "loop-here": "stale",
+        "loop-there": "stale",
+      });
+      const stopped = await loops(
+        [...flags, "--namespace", "stale", "stop", "--all", "--yes"],
+        {},
+      );
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.equal(stopped.stderr, "");
+      assert.match(stopped.stdout, /loop-here/);
+      assert.doesNotMatch(stopped.stdout, /loop-there/);
+      assert.equal((await hung.status).signal, "SIGTERM");
+      // The other host's entry was neither signalled nor dropped.
+      assert.deepEqual(await statuses(), { "loop-there": "stale" });
+    } finally {
+      try {
+        hung.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await hung.status;
+      await here.close();
+      await there.close();
       await Deno.remove(workspace, { recursive: true });
     }
   },
