@@ -11,14 +11,26 @@ import {
 
 Deno.test("loops wait returns when the loop's process ends", async () => {
   await using ws = await tempWorkspace();
-  await using loop = await sleeper("sleep 0.6");
+  // Ended by the test once `wait` runs, not by a timer a slow machine's
+  // `register` could outlast (a CI flake with `sleep 0.6`).
+  await using loop = await sleeper();
   const reg = await loops(
     ["register", "--pid", `${loop.pid}`, "--prompt", "w", "--id", "w"],
     { ws: ws.path },
   );
   assert.equal(reg.code, 0, reg.stderr);
-  const waited = await loops(["wait", "w", "--timeout", "20"], { ws: ws.path });
-  assert.equal(waited.code, 0, waited.stderr);
+  const wait = spawnLoops(["wait", "w", "--timeout", "30"], { ws: ws.path });
+  let ended = false;
+  const waited = wait.output().then((output) => ({ ...output, ended }));
+  // Still waiting while the loop runs (a wait that returned here would be
+  // seen once the loop ends).
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  ended = true;
+  loop.child.kill("SIGTERM");
+  const result = await waited;
+  const stderr = new TextDecoder().decode(result.stderr);
+  assert.equal(result.code, 0, stderr);
+  assert.ok(result.ended, "wait returned while the loop was running");
   // When wait returns, the process has ended (gone, or a zombie not reaped).
   const ps = await new Deno.Command("ps", {
     args: ["-o", "stat=", "-p", `${loop.pid}`],
