@@ -113,13 +113,25 @@ Deno.test("two racing loops run --id same start exactly one command (10 rounds)"
   const log = `${ws.path}/started.log`;
   for (let round = 0; round < 10; round++) {
     const id = `race-${round}`;
-    const runs = [0, 1].map(() =>
-      spawnLoops(
-        ["run", "--id", id, "--", "sh", "-c", `echo ${id} >> ${log}; sleep 1`],
-        { ws: ws.path },
-      )
+    // The winner's command runs until the loser has exited, so a loser
+    // that starts late (a loaded machine) still finds the id taken; were
+    // both to run it, neither exits before the guard and both exit 0.
+    const release = `${ws.path}/release-${round}`;
+    const command = `echo ${id} >> ${log}; ` +
+      `while [ ! -e ${release} ]; do sleep 0.02; done`;
+    const outputs = [0, 1].map(() =>
+      spawnLoops(["run", "--id", id, "--", "sh", "-c", command], {
+        ws: ws.path,
+      }).output()
     );
-    const results = await Promise.all(runs.map((run) => run.output()));
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      ...outputs,
+      new Promise((resolve) => guard = setTimeout(resolve, 60_000)),
+    ]);
+    clearTimeout(guard);
+    await Deno.writeTextFile(release, "");
+    const results = await Promise.all(outputs);
     const codes = results.map((r) => r.code).sort();
     assert.deepEqual(
       codes,
