@@ -183,7 +183,7 @@ Deno.test({
   async fn() {
     await using server = await startRedis();
     const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
-    const options = { namespace: "stale", ttlMs: 60_000, workspace };
+    const options = { namespace: "stale", ttlMs: 600_000, workspace };
     const here = await openRedisRegistry(server.url, options);
     const there = await openRedisRegistry(server.url, {
       ...options,
@@ -222,15 +222,15 @@ Deno.test({
         "loop-here": "running",
         "loop-there": "remote",
       });
-      // Both as if registered 45 s earlier and never renewed, on the
-      // server's clock: stale (⅔ of 60 s have passed), with 15 s of their
+      // Both as if registered 450 s earlier and never renewed, on the
+      // server's clock: stale (⅔ of 600 s have passed), with 150 s of their
       // leases left, and no wait for it that a slow machine could outlast.
       const [lease, , , , , , beat] = namespaceKeys("loops:", "stale");
       for (const id of ["loop-here", "loop-there"]) {
         const { leaseExpiresAt } = (await here.inspect(id))!;
-        const deadline = Date.parse(leaseExpiresAt) - 45_000;
+        const deadline = Date.parse(leaseExpiresAt) - 450_000;
         await server.command("ZADD", lease!, `${deadline}`, id);
-        await server.command("HSET", beat!, id, `${deadline - 60_000} 60000`);
+        await server.command("HSET", beat!, id, `${deadline - 600_000} 600000`);
       }
       assert.deepEqual(await statuses(), {
         "loop-here": "stale",
