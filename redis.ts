@@ -2,7 +2,8 @@
  * The Redis engine of the loop registry, for loops on several machines:
  * {@linkcode openRedisRegistry} opens one namespace of a Redis (or Valkey)
  * server as a `Registry`. Its own entry point, so the core module keeps
- * zero dependencies; this one depends on `npm:redis` (node-redis), pinned.
+ * zero dependencies; this one depends on `npm:@redis/client` (node-redis),
+ * pinned.
  *
  * Requires `--allow-net=HOST:PORT` and
  * `--allow-env=REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS`.

@@ -90,7 +90,7 @@ interface RedisOptions {
 
 // The Redis engine's module, by a specifier Deno cannot follow before run
 // time: with a literal `import("../redis.ts")` every start loads that graph
-// (npm:redis and the lockfile), a few ms of each `loops list`. `deno task
+// (npm:@redis/client and the lockfile), a few ms of each `loops list`. `deno task
 // compile` includes it by name (--include).
 const REDIS_MODULE = new URL("../redis.ts", import.meta.url).href;
 
