@@ -2,13 +2,34 @@
 // `loops run` claims there, and another `loops list` sees it.
 import { ignoreOutsideCI } from "../_helpers/core.ts";
 import assert from "node:assert/strict";
-import { redisSkipReason, startRedis } from "../_helpers/redis.ts";
+import {
+  type RedisServer,
+  redisSkipReason,
+  startRedis,
+} from "../_helpers/redis.ts";
+import { tempWorkspace } from "../_helpers/cli.ts";
 import { createLoopEntry, defaultRegistryEnv } from "../../mod.ts";
 import { openRedisRegistry } from "../../redis.ts";
 import { namespaceKeys } from "../../src/_redis_scripts.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const skip = redisSkipReason();
+
+/** A test with a Redis server of its own and a temporary workspace. */
+function redisTest(
+  name: string,
+  fn: (server: RedisServer, workspace: string) => Promise<void>,
+): void {
+  Deno.test({
+    name: `${name}${skip ? ` (${skip})` : ""}`,
+    ignore: ignoreOutsideCI(skip),
+    async fn() {
+      await using server = await startRedis();
+      await using ws = await tempWorkspace();
+      await fn(server, ws.path);
+    },
+  });
+}
 
 async function loops(
   args: string[],
@@ -23,54 +44,40 @@ async function loops(
   return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
 }
 
-Deno.test({
-  name: `LOOPS_REDIS_URL points loops run and list at Redis${
-    skip ? ` (${skip})` : ""
-  }`,
-  ignore: ignoreOutsideCI(skip),
-  async fn() {
-    await using server = await startRedis();
-    const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
-    try {
-      const env = { LOOPS_REDIS_URL: server.url, LOOPS_NAMESPACE: "cli" };
-      const inner = `${Deno.execPath()} run -A --quiet ${CLI} list --json`;
-      const run = await loops(
-        ["-w", workspace, "run", "--", "sh", "-c", inner],
-        env,
-      );
-      assert.equal(run.code, 0, run.stderr);
-      const listed = JSON.parse(run.stdout);
-      assert.equal(listed.length, 1);
-      assert.match(listed[0].prompt, /list --json/);
-      // The workspace given with -w, not the process's directory.
-      assert.equal(listed[0].workspace, workspace);
-      const after = await loops(["-w", workspace, "list", "--json"], env);
-      assert.deepEqual(JSON.parse(after.stdout), []);
-      // Nothing was written to the workspace's file registry.
-      await assert.rejects(
-        Deno.stat(`${workspace}/.ralph/loops.json`),
-        Deno.errors.NotFound,
-      );
-      const missing = await loops(["-w", workspace, "get", "loop-1-abcd"], env);
-      assert.equal(missing.code, 3);
-      assert.match(
-        missing.stderr,
-        /redis:\/\/127\.0\.0\.1:\d+ \[namespace cli\]/,
-      );
-    } finally {
-      await Deno.remove(workspace, { recursive: true });
-    }
+redisTest(
+  "LOOPS_REDIS_URL points loops run and list at Redis",
+  async (server, workspace) => {
+    const env = { LOOPS_REDIS_URL: server.url, LOOPS_NAMESPACE: "cli" };
+    const inner = `${Deno.execPath()} run -A --quiet ${CLI} list --json`;
+    const run = await loops(
+      ["-w", workspace, "run", "--", "sh", "-c", inner],
+      env,
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const listed = JSON.parse(run.stdout);
+    assert.equal(listed.length, 1);
+    assert.match(listed[0].prompt, /list --json/);
+    // The workspace given with -w, not the process's directory.
+    assert.equal(listed[0].workspace, workspace);
+    const after = await loops(["-w", workspace, "list", "--json"], env);
+    assert.deepEqual(JSON.parse(after.stdout), []);
+    // Nothing was written to the workspace's file registry.
+    await assert.rejects(
+      Deno.stat(`${workspace}/.ralph/loops.json`),
+      Deno.errors.NotFound,
+    );
+    const missing = await loops(["-w", workspace, "get", "loop-1-abcd"], env);
+    assert.equal(missing.code, 3);
+    assert.match(
+      missing.stderr,
+      /redis:\/\/127\.0\.0\.1:\d+ \[namespace cli\]/,
+    );
   },
-});
+);
 
-Deno.test({
-  name: `--redis and --namespace choose the server; list shows HOST${
-    skip ? ` (${skip})` : ""
-  }`,
-  ignore: ignoreOutsideCI(skip),
-  async fn() {
-    await using server = await startRedis();
-    const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
+redisTest(
+  "--redis and --namespace choose the server; list shows HOST",
+  async (server, workspace) => {
     const flags = ["--redis", server.url, "--namespace", "flags"];
     // `run` heartbeats, so a slow machine cannot outlast the lease.
     const runner = new Deno.Command(Deno.execPath(), {
@@ -129,36 +136,26 @@ Deno.test({
       runner.kill("SIGTERM");
       await runner.status;
       await runner.stderr.cancel();
-      await Deno.remove(workspace, { recursive: true });
     }
   },
-});
+);
 
 Deno.test("--namespace without a Redis server, or an empty --redis, is a usage error", async () => {
-  const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
-  try {
-    const ns = await loops(["-w", workspace, "--namespace", "x", "list"], {});
-    assert.equal(ns.code, 2);
-    assert.match(
-      ns.stderr,
-      /Cannot use --namespace without a Redis server: add --redis URL or set LOOPS_REDIS_URL/,
-    );
-    const empty = await loops(["-w", workspace, "list", "--redis="], {});
-    assert.equal(empty.code, 2);
-    assert.match(empty.stderr, /Option --redis needs a URL/);
-  } finally {
-    await Deno.remove(workspace, { recursive: true });
-  }
+  await using ws = await tempWorkspace();
+  const ns = await loops(["-w", ws.path, "--namespace", "x", "list"], {});
+  assert.equal(ns.code, 2);
+  assert.match(
+    ns.stderr,
+    /Cannot use --namespace without a Redis server: add --redis URL or set LOOPS_REDIS_URL/,
+  );
+  const empty = await loops(["-w", ws.path, "list", "--redis="], {});
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /Option --redis needs a URL/);
 });
 
-Deno.test({
-  name: `--lock-timeout bounds a call to a server that does not answer${
-    skip ? ` (${skip})` : ""
-  }`,
-  ignore: ignoreOutsideCI(skip),
-  async fn() {
-    await using server = await startRedis();
-    const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
+redisTest(
+  "--lock-timeout bounds a call to a server that does not answer",
+  async (server, workspace) => {
     Deno.kill(server.pid, "SIGSTOP");
     try {
       const args = ["-w", workspace, "--redis", server.url, "list"];
@@ -170,19 +167,13 @@ Deno.test({
       );
     } finally {
       Deno.kill(server.pid, "SIGCONT");
-      await Deno.remove(workspace, { recursive: true });
     }
   },
-});
+);
 
-Deno.test({
-  name: `stop --all stops a stale loop of this host, not one of another${
-    skip ? ` (${skip})` : ""
-  }`,
-  ignore: ignoreOutsideCI(skip),
-  async fn() {
-    await using server = await startRedis();
-    const workspace = await Deno.makeTempDir({ prefix: "loops_redis_cli_" });
+redisTest(
+  "stop --all stops a stale loop of this host, not one of another",
+  async (server, workspace) => {
     const options = { namespace: "stale", ttlMs: 600_000, workspace };
     const here = await openRedisRegistry(server.url, options);
     const there = await openRedisRegistry(server.url, {
@@ -254,7 +245,6 @@ Deno.test({
       await hung.status;
       await here.close();
       await there.close();
-      await Deno.remove(workspace, { recursive: true });
     }
   },
-});
+);
