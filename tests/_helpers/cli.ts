@@ -214,6 +214,21 @@ export interface RawEntry {
   [field: string]: unknown;
 }
 
+/**
+ * `loops register --pid PID --id ID --prompt PROMPT` in `ws`, which must
+ * succeed.
+ */
+export async function registerPid(
+  ws: TempWorkspace,
+  pid: number,
+  id: string,
+  prompt = "p",
+): Promise<void> {
+  const args = ["register", "--pid", `${pid}`, "--prompt", prompt, "--id", id];
+  const result = await loops(args, { ws: ws.path });
+  assert.equal(result.code, 0, result.stderr);
+}
+
 /** Writes `.ralph/loops.json` with these entries (defaults filled in). */
 export async function writeEntries(
   ws: TempWorkspace,

@@ -10,6 +10,7 @@ import {
   exists,
   Lines,
   loops,
+  registerPid,
   sleeper,
   tempWorkspace,
   waitFor,
@@ -71,15 +72,7 @@ Deno.test("serve streams a loop registered and drops one deregistered", async ()
     (list) => ids(list).includes("live"),
     "live",
     async () => {
-      await loops([
-        "register",
-        "--pid",
-        `${loop.pid}`,
-        "--prompt",
-        "p",
-        "--id",
-        "live",
-      ], { ws: ws.path });
+      await registerPid(ws, loop.pid, "live");
     },
   );
   await streamUntil(
@@ -100,15 +93,7 @@ const XSS = "<img src=x onerror=alert(1)>";
 Deno.test("serve gives a prompt holding HTML only as JSON data", async () => {
   await using ws = await tempWorkspace();
   await using loop = await sleeper();
-  await loops([
-    "register",
-    "--pid",
-    `${loop.pid}`,
-    "--prompt",
-    XSS,
-    "--id",
-    "x",
-  ], { ws: ws.path });
+  await registerPid(ws, loop.pid, "x", XSS);
   await using server = await serve(ws);
   const headers = { authorization: `Bearer ${server.token}` };
   const api = await fetch(`${server.base}/api/loops`, { headers });
@@ -167,15 +152,7 @@ async function rawStatus(server: Server, request: string): Promise<number> {
 Deno.test("serve stops a loop only with the token, a POST, its own Origin and Host", async (t) => {
   await using ws = await tempWorkspace();
   await using loop = await sleeper();
-  await loops([
-    "register",
-    "--pid",
-    `${loop.pid}`,
-    "--prompt",
-    "p",
-    "--id",
-    "s",
-  ], { ws: ws.path });
+  await registerPid(ws, loop.pid, "s");
   await using server = await serve(ws);
   const url = `${server.base}/api/loops/s/stop`;
   const auth = `Bearer ${server.token}`;
@@ -296,15 +273,7 @@ Deno.test("serve gives loops stop's refusals as messages", async () => {
 Deno.test("serve --read-only refuses to stop and says so", async () => {
   await using ws = await tempWorkspace();
   await using loop = await sleeper();
-  await loops([
-    "register",
-    "--pid",
-    `${loop.pid}`,
-    "--prompt",
-    "p",
-    "--id",
-    "r",
-  ], { ws: ws.path });
+  await registerPid(ws, loop.pid, "r");
   await using server = await serve(ws, [
     "--read-only",
     "--token",
