@@ -58,19 +58,39 @@ Deno.test("loops wait exits 8 after --timeout and 3 for no such loop", async () 
 
 Deno.test("loops wait on a loop of another host returns when its entry goes", async () => {
   await using ws = await tempWorkspace();
-  await writeEntries(ws, [{
-    id: "far",
-    pid: 4242,
-    host_id: "0000000000000000",
-    hostname: "elsewhere",
-  } as never]);
-  const waiting = spawnLoops(["wait", "far", "--timeout", "20"], {
-    ws: ws.path,
-  });
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  await writeEntries(ws, []);
-  const { code, stderr } = await waiting.output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  // Nothing tells when `wait` has first read the entry: a `wait` that
+  // starts after the entry went says "no such loop" (3), which is right, and
+  // the round is tried again with more time; a `wait` that returns while the
+  // entry is there, or does not return once it is gone, fails at once.
+  for (const delayMs of [500, 1500, 4000, 8000]) {
+    await writeEntries(ws, [{
+      id: "far",
+      pid: 4242,
+      host_id: "0000000000000000",
+      hostname: "elsewhere",
+    } as never]);
+    const waiting = spawnLoops(["wait", "far", "--timeout", "30"], {
+      ws: ws.path,
+    });
+    let exited = false;
+    const output = waiting.output().then((out) => (exited = true, out));
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (exited) {
+      const early = await output;
+      assert.fail(
+        `wait returned (${early.code}) while the entry was there: ${
+          new TextDecoder().decode(early.stderr)
+        }`,
+      );
+    }
+    await writeEntries(ws, []);
+    const { code, stderr } = await output;
+    const text = new TextDecoder().decode(stderr);
+    if (code === 0) return;
+    assert.equal(code, 3, text);
+    assert.match(text, /Cannot find loop "far"/);
+  }
+  assert.fail("wait never started before the entry went");
 });
 
 Deno.test("loops stop and wait take a unique id prefix", async () => {
