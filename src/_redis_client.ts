@@ -6,6 +6,7 @@
 import { RedisClient } from "@redis/client";
 import { RedisUnavailableError } from "./redis_errors.ts";
 import { type ScriptName, SCRIPTS } from "./_redis_scripts.ts";
+import { sha1Hex } from "./_sha1.ts";
 
 /** The environment variables node-redis reads at connect. */
 export const REDIS_ENV_NAMES = [
@@ -85,17 +86,6 @@ function withDeadline<T>(
     timer = setTimeout(() => reject(onTimeout()), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function sha1(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-1",
-    new TextEncoder().encode(text),
-  );
-  return Array.from(
-    new Uint8Array(digest),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
 }
 
 /** Options for {@linkcode RedisConnection.open}. */
@@ -248,7 +238,7 @@ export class RedisConnection {
     const started = performance.now();
     let sha = this.#shas.get(name);
     if (sha === undefined) {
-      sha = await sha1(SCRIPTS[name]);
+      sha = sha1Hex(SCRIPTS[name]);
       this.#shas.set(name, sha);
     }
     const keys = [String(this.#keys.length), ...this.#keys];
