@@ -4,6 +4,7 @@
 //   crash <workspace> <round> <target> <promptBytes> <seed>
 //                                             writes big entries until killed
 //   hostile <workspace> list|register         one call, its result as JSON
+//   list <workspace>                          list() with the soak's liveness
 // Every line goes to stdout with a synchronous write before the next call, so
 // a line that arrived describes a call that completed.
 import assert from "node:assert/strict";
@@ -240,6 +241,9 @@ if (import.meta.main) {
   else if (mode === "reader") await reader(workspace);
   else if (mode === "crash") {
     await crash(workspace, n[0]!, n[1]!, n[2]!, n[3]!);
+  } else if (mode === "list") {
+    const registry = new LoopRegistry(workspace, { env: tortureEnv });
+    out(`ids ${JSON.stringify((await registry.list()).map((e) => e.id))}`);
   } else if (mode === "hostile") {
     const { perform } = await import("./_hostile.ts");
     const call = rest[0] === "register" ? "register" : "list";
