@@ -129,7 +129,7 @@ export class RedisConnection {
     assertPermissions(host, location);
     // The bare client class, not createClient(): only sendCommand is used,
     // and createClient() first builds a class with a method for each of
-    // several hundred commands, which cost a CLI call 110 ms of its 450.
+    // several hundred commands, about 110 ms of a CLI call.
     const client = new RedisClient({
       url,
       socket: {
