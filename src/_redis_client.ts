@@ -3,7 +3,7 @@
 // them), every call has a deadline (a hung server proves nothing, and a
 // command already sent cannot be cancelled, so the caller stops waiting),
 // scripts go by EVALSHA with EVAL after a restart, and close never hangs.
-import { RedisClient } from "@redis/client";
+import { ErrorReply, RedisClient } from "@redis/client";
 import { RedisUnavailableError } from "./redis_errors.ts";
 import { type ScriptName, SCRIPTS } from "./_redis_scripts.ts";
 import { sha1Hex } from "./_sha1.ts";
@@ -216,8 +216,25 @@ export class RedisConnection {
         ),
       );
     }
+    // What is not the server's own answer (an ErrorReply, such as NOSCRIPT)
+    // is the connection failing under the call: a socket closed by a
+    // restart, a timeout while reconnecting. Callers retry those.
+    const sent = (this.#client.sendCommand(args) as Promise<Reply>).catch(
+      (error: unknown) => {
+        if (!(error instanceof Error) || error instanceof ErrorReply) {
+          throw error;
+        }
+        throw new RedisUnavailableError(
+          this.location,
+          `the connection failed during ${args[0]} (${
+            error.message || error.constructor.name
+          })`,
+          { cause: error },
+        );
+      },
+    );
     return withDeadline(
-      this.#client.sendCommand(args) as Promise<Reply>,
+      sent,
       timeoutMs,
       () =>
         new RedisUnavailableError(

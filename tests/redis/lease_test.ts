@@ -405,6 +405,59 @@ test("watch() resumes after the server restarts", async (server) => {
   }
 });
 
+test("watch() resumes when the server goes away under its blocking read", async (server) => {
+  const port = server.port;
+  const registry = await open(server, "underneath", 60_000, ALIVE);
+  let restarted: RedisServer | undefined;
+  const controller = new AbortController();
+  const guard = setTimeout(() => controller.abort(), 30_000);
+  try {
+    const after = createLoopEntry("after", {
+      pid: 4_100_003,
+      workspace: "/ws",
+    });
+    const seen: string[][] = [];
+    const watching = (async () => {
+      // A long refresh and no lease near its end: between changes the
+      // watch sits in one XREAD BLOCK, which the restart cuts.
+      for await (
+        const loops of registry.watch({
+          signal: controller.signal,
+          intervalMs: 60_000,
+        })
+      ) {
+        seen.push(ids(loops));
+        if (loops.some((loop) => loop.id === after.id)) controller.abort();
+      }
+    })();
+    await until(
+      "the watch lists",
+      () => Promise.resolve(seen.length > 0),
+      5000,
+    );
+    // Let the watch's XREAD reach the server, then take the server away.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await server[Symbol.asyncDispose]();
+    restarted = await startRedis({ port });
+    await until("the registry reconnects", async () => {
+      try {
+        await registry.register(after);
+        return true;
+      } catch (error) {
+        if (error instanceof RedisUnavailableError) return false;
+        throw error;
+      }
+    }, 10_000);
+    await watching;
+    assert.deepEqual(seen[0], []);
+    assert.deepEqual(seen.at(-1), [after.id], "the watch never saw it");
+  } finally {
+    clearTimeout(guard);
+    await registry.close();
+    await restarted?.[Symbol.asyncDispose]();
+  }
+});
+
 test("a restarted server with AOF keeps the loops; claims and watch carry on", async (server) => {
   const dir = await Deno.makeTempDir({ prefix: "loops_redis_aof_" });
   await server[Symbol.asyncDispose]();
