@@ -7,6 +7,7 @@ import {
   isValidPid,
   type LoopInspection,
   LoopNotFoundError,
+  type ProcessVerdict,
   type Registry,
 } from "../mod.ts";
 import {
@@ -133,9 +134,24 @@ async function stopAll(
  * namespace (a stale loop is listed `stale` wherever it runs).
  */
 async function runsHere(registry: Registry, id: string): Promise<boolean> {
-  const loop = await registry.inspect(id);
+  const loop = await inspectForStop(registry, id);
   return loop !== undefined && loop.liveness === "alive" &&
     loop.reason !== "other-host" && loop.reason !== "other-pid-namespace";
+}
+
+/**
+ * The loop as `stop` must judge it: a Redis loop whose lease ended while
+ * its process runs on here (`outlivedLease`: a hung owner) is that process,
+ * to be signalled, not reported gone.
+ */
+async function inspectForStop(
+  registry: Registry,
+  id: string,
+): Promise<LoopInspection | undefined> {
+  const loop = await registry.inspect(id);
+  const outlived = (loop as { outlivedLease?: ProcessVerdict } | undefined)
+    ?.outlivedLease;
+  return outlived === undefined ? loop : { ...loop!, ...outlived };
 }
 
 function parseSignal(value: string): SignalName {
@@ -176,7 +192,7 @@ async function signallable(
   id: string,
 ): Promise<LoopInspection> {
   const shown = escapeText(JSON.stringify(id));
-  const loop = await registry.inspect(id);
+  const loop = await inspectForStop(registry, id);
   if (loop === undefined) throw new LoopNotFoundError(id, registry.location);
   const refuse = (why: string) =>
     new CliError(`Refusing to signal loop ${shown} as ${why}`, {

@@ -16,7 +16,7 @@ import {
   type LoopInfo,
   type LoopStatus,
 } from "./loop_entry.ts";
-import { isValidPid } from "./process.ts";
+import { isValidPid, type ProcessVerdict } from "./process.ts";
 import { defaultRegistryEnv, type RegistryEnv } from "./registry_env.ts";
 import type {
   Claim,
@@ -97,9 +97,17 @@ export interface RedisInspection extends LoopInspection {
   /**
    * When the lease ends (or ended), by the server's clock, RFC 3339 UTC.
    * An expired lease is `dead` with reason `exited`: its owner stopped
-   * renewing it.
+   * renewing it; see `outlivedLease` for its process.
    */
   leaseExpiresAt: string;
+  /**
+   * Set when the lease has ended, by the server's clock, while the loop's
+   * process, on this host and in this pid namespace, still runs (its owner
+   * hung, or was cut off from the server): that process's verdict. The loop
+   * is `dead` as `list()` and `get()` have it; `loops stop` still signals
+   * such a process rather than report it gone.
+   */
+  outlivedLease?: ProcessVerdict;
   /**
    * When the lease was last registered or renewed, by the server's clock,
    * RFC 3339 UTC; left out for a lease that does not record it. Two renewal
@@ -523,10 +531,15 @@ class RedisEngine implements RedisRegistry {
       const renewedAt = Number(read.beat.split(" ")[0]);
       lease.renewedAt = new Date(renewedAt).toISOString();
     }
-    if (read.deadline <= read.now) {
-      return { ...read.entry, liveness: "dead", reason: "exited", ...lease };
-    }
     const verdict = this.#judges()(read.entry).explain(read.entry);
+    if (read.deadline <= read.now) {
+      // The lease decides; a process judged here that lives on is said
+      // (elsewhere the verdict is `unknown`).
+      const dead = { liveness: "dead", reason: "exited" } as const;
+      return verdict.liveness === "alive"
+        ? { ...read.entry, ...dead, ...lease, outlivedLease: verdict }
+        : { ...read.entry, ...dead, ...lease };
+    }
     return { ...read.entry, ...verdict, ...lease };
   }
 

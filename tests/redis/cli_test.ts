@@ -248,3 +248,53 @@ redisTest(
     }
   },
 );
+
+redisTest(
+  "stop signals a loop of this host whose lease ended while its process runs",
+  async (server, workspace) => {
+    const options = { namespace: "ended", ttlMs: 600_000, workspace };
+    const registry = await openRedisRegistry(server.url, options);
+    const hung = new Deno.Command("sleep", {
+      args: ["60"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await registry.register(
+        createLoopEntry("hung", { id: "loop-ended", pid: hung.pid }),
+      );
+      // Its lease ended a second ago, by the server's clock: the owner hung
+      // (or lost the server) long enough.
+      const [lease] = namespaceKeys("loops:", "ended");
+      const { leaseExpiresAt } = (await registry.inspect("loop-ended"))!;
+      const ended = Date.parse(leaseExpiresAt) - 601_000;
+      await server.command("ZADD", lease!, `${ended}`, "loop-ended");
+      assert.deepEqual(await registry.list(), []);
+      // Dead as the registry has it, its process alive here.
+      const inspected = await registry.inspect("loop-ended");
+      assert.equal(inspected?.liveness, "dead");
+      assert.equal(inspected?.outlivedLease?.liveness, "alive");
+      // `verified` where this process may read /proc (-A), else `alive`.
+      assert.match(
+        inspected?.outlivedLease?.reason ?? "",
+        /^(verified|alive)$/,
+      );
+      const flags = ["-w", workspace, "--redis", server.url];
+      const stopped = await loops(
+        [...flags, "--namespace", "ended", "stop", "loop-ended"],
+        {},
+      );
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.match(stopped.stdout, /^Stopped loop "loop-ended"/);
+      assert.equal((await hung.status).signal, "SIGTERM");
+      assert.equal(await registry.inspect("loop-ended"), undefined);
+    } finally {
+      try {
+        hung.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await hung.status;
+      await registry.close();
+    }
+  },
+);
