@@ -138,11 +138,15 @@ Deno.test("loops run killed with SIGKILL leaves the child's entry until it dies"
     await waitFor(async () => {
       try {
         childPid = Number(await Deno.readTextFile(pidFile));
-        return (await readEntries(ws)).some((e) => e.id === "orphaned");
+        // Registered under loops run first, then moved to the child's pid:
+        // killed before the move, the entry would die with loops run.
+        return (await readEntries(ws)).some((e) =>
+          e.id === "orphaned" && e.pid === childPid
+        );
       } catch {
         return false;
       }
-    }, "the child to be registered");
+    }, "the child to be registered under its own pid");
     run.kill("SIGKILL");
     assert.equal((await run.status).signal, "SIGKILL");
     const listed = await loops(["list", "--json"], { ws: ws.path });
