@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { type CliIo, main } from "../../cli.ts";
 import { EXIT } from "../../cli/_errors.ts";
-import { writeLocked } from "./core.ts";
+import { readLocked, writeLocked } from "./core.ts";
 export { deadPid } from "./core.ts";
 export { EXIT };
 
@@ -246,7 +246,7 @@ export async function writeEntries(
 
 /** Reads the raw entries of the registry file. */
 export async function readEntries(ws: TempWorkspace): Promise<RawEntry[]> {
-  const doc = JSON.parse(await Deno.readTextFile(ws.file));
+  const doc = JSON.parse(await readLocked(ws.file));
   return doc.loops;
 }
 

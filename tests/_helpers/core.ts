@@ -80,6 +80,24 @@ export async function writeLocked(
   while (done < bytes.length) done += await handle.write(bytes.subarray(done));
 }
 
+/**
+ * Reads `file` under a shared flock, as the library's readers do, so that a
+ * change in progress (a writer rewrites the file in place under its
+ * exclusive lock) is never seen half done.
+ */
+export async function readLocked(file: string): Promise<string> {
+  using handle = await Deno.open(file, { read: true });
+  await handle.lock(false);
+  const decoder = new TextDecoder();
+  const chunk = new Uint8Array(64 * 1024);
+  let text = "";
+  for (;;) {
+    const n = await handle.read(chunk);
+    if (n === null) return text + decoder.decode();
+    text += decoder.decode(chunk.subarray(0, n), { stream: true });
+  }
+}
+
 /** A minimal raw entry in the file's snake_case form. */
 export function rawEntry(
   id: string,
