@@ -7,9 +7,13 @@ import {
   redisSkipReason,
   startRedis,
 } from "../_helpers/redis.ts";
-import { tempWorkspace } from "../_helpers/cli.ts";
+import { sleeper, tempWorkspace } from "../_helpers/cli.ts";
 import { createLoopEntry, defaultRegistryEnv } from "../../mod.ts";
-import { openRedisRegistry } from "../../redis.ts";
+import {
+  openRedisRegistry,
+  type RedisRegistry,
+  type RedisRegistryOptions,
+} from "../../redis.ts";
 import { namespaceKeys } from "../../src/_redis_scripts.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
@@ -171,81 +175,92 @@ redisTest(
   },
 );
 
+/** A Redis registry on `server`, closed on dispose. */
+async function open(
+  server: RedisServer,
+  options: RedisRegistryOptions,
+): Promise<RedisRegistry & AsyncDisposable> {
+  const registry = await openRedisRegistry(server.url, options);
+  return Object.assign(registry, {
+    [Symbol.asyncDispose]: () => registry.close(),
+  });
+}
+
+/**
+ * Moves the registration of `id` `agoMs` into the past, by the server's
+ * clock, as if it was made then and never renewed (`ttlMs`: its lease).
+ */
+async function age(
+  server: RedisServer,
+  registry: RedisRegistry,
+  id: string,
+  agoMs: number,
+  ttlMs: number,
+): Promise<void> {
+  const [lease, , , , , , beat] = namespaceKeys("loops:", registry.namespace);
+  const { leaseExpiresAt } = (await registry.inspect(id))!;
+  const deadline = Date.parse(leaseExpiresAt) - agoMs;
+  await server.command("ZADD", lease!, `${deadline}`, id);
+  await server.command("HSET", beat!, id, `${deadline - ttlMs} ${ttlMs}`);
+}
+
 redisTest(
   "stop --all stops a stale loop of this host, not one of another",
   async (server, workspace) => {
     const options = { namespace: "stale", ttlMs: 600_000, workspace };
-    const here = await openRedisRegistry(server.url, options);
-    const there = await openRedisRegistry(server.url, {
+    await using here = await open(server, options);
+    await using there = await open(server, {
       ...options,
       env: {
         ...defaultRegistryEnv,
         origin: () => ({ hostId: "another-host-id", hostname: "elsewhere" }),
       },
     });
-    const hung = new Deno.Command("sleep", {
-      args: ["60"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      await here.register(
-        createLoopEntry("hung here", { id: "loop-here", pid: hung.pid }),
-      );
-      await there.register(
-        createLoopEntry("hung there", { id: "loop-there", pid: hung.pid }),
-      );
-      const flags = ["-w", workspace, "--redis", server.url];
-      const statuses = async () => {
-        const listed = await loops(
-          [...flags, "--namespace", "stale", "list", "--json"],
-          {},
-        );
-        assert.equal(listed.code, 0, listed.stderr);
-        return Object.fromEntries(
-          JSON.parse(listed.stdout).map((
-            loop: { id: string; status: string },
-          ) => [loop.id, loop.status]),
-        );
-      };
-      assert.deepEqual(await statuses(), {
-        "loop-here": "running",
-        "loop-there": "remote",
-      });
-      // Both as if registered 450 s earlier and never renewed, on the
-      // server's clock: stale (⅔ of 600 s have passed), with 150 s of their
-      // leases left, and no wait for it that a slow machine could outlast.
-      const [lease, , , , , , beat] = namespaceKeys("loops:", "stale");
-      for (const id of ["loop-here", "loop-there"]) {
-        const { leaseExpiresAt } = (await here.inspect(id))!;
-        const deadline = Date.parse(leaseExpiresAt) - 450_000;
-        await server.command("ZADD", lease!, `${deadline}`, id);
-        await server.command("HSET", beat!, id, `${deadline - 600_000} 600000`);
-      }
-      assert.deepEqual(await statuses(), {
-        "loop-here": "stale",
-        "loop-there": "stale",
-      });
-      const stopped = await loops(
-        [...flags, "--namespace", "stale", "stop", "--all", "--yes"],
+    await using hung = await sleeper();
+    await here.register(
+      createLoopEntry("hung here", { id: "loop-here", pid: hung.pid }),
+    );
+    await there.register(
+      createLoopEntry("hung there", { id: "loop-there", pid: hung.pid }),
+    );
+    const flags = ["-w", workspace, "--redis", server.url];
+    const statuses = async () => {
+      const listed = await loops(
+        [...flags, "--namespace", "stale", "list", "--json"],
         {},
       );
-      assert.equal(stopped.code, 0, stopped.stderr);
-      assert.equal(stopped.stderr, "");
-      assert.match(stopped.stdout, /loop-here/);
-      assert.doesNotMatch(stopped.stdout, /loop-there/);
-      assert.equal((await hung.status).signal, "SIGTERM");
-      // The other host's entry was neither signalled nor dropped.
-      assert.deepEqual(await statuses(), { "loop-there": "stale" });
-    } finally {
-      try {
-        hung.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await hung.status;
-      await here.close();
-      await there.close();
+      assert.equal(listed.code, 0, listed.stderr);
+      return Object.fromEntries(
+        JSON.parse(listed.stdout).map((
+          loop: { id: string; status: string },
+        ) => [loop.id, loop.status]),
+      );
+    };
+    assert.deepEqual(await statuses(), {
+      "loop-here": "running",
+      "loop-there": "remote",
+    });
+    // Both as if registered 450 s earlier and never renewed: stale (⅔ of
+    // 600 s have passed), with 150 s of their leases left, and no wait for
+    // it that a slow machine could outlast.
+    for (const id of ["loop-here", "loop-there"]) {
+      await age(server, here, id, 450_000, options.ttlMs);
     }
+    assert.deepEqual(await statuses(), {
+      "loop-here": "stale",
+      "loop-there": "stale",
+    });
+    const stopped = await loops(
+      [...flags, "--namespace", "stale", "stop", "--all", "--yes"],
+      {},
+    );
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.equal(stopped.stderr, "");
+    assert.match(stopped.stdout, /loop-here/);
+    assert.doesNotMatch(stopped.stdout, /loop-there/);
+    assert.equal((await hung.child.status).signal, "SIGTERM");
+    // The other host's entry was neither signalled nor dropped.
+    assert.deepEqual(await statuses(), { "loop-there": "stale" });
   },
 );
 
@@ -253,48 +268,32 @@ redisTest(
   "stop signals a loop of this host whose lease ended while its process runs",
   async (server, workspace) => {
     const options = { namespace: "ended", ttlMs: 600_000, workspace };
-    const registry = await openRedisRegistry(server.url, options);
-    const hung = new Deno.Command("sleep", {
-      args: ["60"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      await registry.register(
-        createLoopEntry("hung", { id: "loop-ended", pid: hung.pid }),
-      );
-      // Its lease ended a second ago, by the server's clock: the owner hung
-      // (or lost the server) long enough.
-      const [lease] = namespaceKeys("loops:", "ended");
-      const { leaseExpiresAt } = (await registry.inspect("loop-ended"))!;
-      const ended = Date.parse(leaseExpiresAt) - 601_000;
-      await server.command("ZADD", lease!, `${ended}`, "loop-ended");
-      assert.deepEqual(await registry.list(), []);
-      // Dead as the registry has it, its process alive here.
-      const inspected = await registry.inspect("loop-ended");
-      assert.equal(inspected?.liveness, "dead");
-      assert.equal(inspected?.outlivedLease?.liveness, "alive");
-      // `verified` where this process may read /proc (-A), else `alive`.
-      assert.match(
-        inspected?.outlivedLease?.reason ?? "",
-        /^(verified|alive)$/,
-      );
-      const flags = ["-w", workspace, "--redis", server.url];
-      const stopped = await loops(
-        [...flags, "--namespace", "ended", "stop", "loop-ended"],
-        {},
-      );
-      assert.equal(stopped.code, 0, stopped.stderr);
-      assert.match(stopped.stdout, /^Stopped loop "loop-ended"/);
-      assert.equal((await hung.status).signal, "SIGTERM");
-      assert.equal(await registry.inspect("loop-ended"), undefined);
-    } finally {
-      try {
-        hung.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await hung.status;
-      await registry.close();
-    }
+    await using registry = await open(server, options);
+    await using hung = await sleeper();
+    await registry.register(
+      createLoopEntry("hung", { id: "loop-ended", pid: hung.pid }),
+    );
+    // Its lease ended a second ago: the owner hung (or lost the server)
+    // long enough.
+    await age(server, registry, "loop-ended", 601_000, options.ttlMs);
+    assert.deepEqual(await registry.list(), []);
+    // Dead as the registry has it, its process alive here.
+    const inspected = await registry.inspect("loop-ended");
+    assert.equal(inspected?.liveness, "dead");
+    assert.equal(inspected?.outlivedLease?.liveness, "alive");
+    // `verified` where this process may read /proc (-A), else `alive`.
+    assert.match(
+      inspected?.outlivedLease?.reason ?? "",
+      /^(verified|alive)$/,
+    );
+    const flags = ["-w", workspace, "--redis", server.url];
+    const stopped = await loops(
+      [...flags, "--namespace", "ended", "stop", "loop-ended"],
+      {},
+    );
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stdout, /^Stopped loop "loop-ended"/);
+    assert.equal((await hung.child.status).signal, "SIGTERM");
+    assert.equal(await registry.inspect("loop-ended"), undefined);
   },
 );

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   createLoopEntry,
   defaultRegistryEnv,
+  type LoopEntry,
   type LoopInfo,
 } from "../../mod.ts";
 import {
@@ -56,6 +57,22 @@ async function until(
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** Registers `entry` once the registry has reconnected to a restarted server. */
+async function registerOnceBack(
+  registry: RedisRegistry,
+  entry: LoopEntry,
+): Promise<void> {
+  await until("the registry reconnects", async () => {
+    try {
+      await registry.register(entry);
+      return true;
+    } catch (error) {
+      if (error instanceof RedisUnavailableError) return false;
+      throw error;
+    }
+  }, 10_000);
 }
 
 function child(server: RedisServer, args: string[], read = false) {
@@ -384,15 +401,7 @@ test("watch() resumes after the server restarts", async (server) => {
         // start again below the watch's last id.
         await server[Symbol.asyncDispose]();
         restarted = await startRedis({ port });
-        await until("the registry reconnects", async () => {
-          try {
-            await registry.register(after);
-            return true;
-          } catch (error) {
-            if (error instanceof RedisUnavailableError) return false;
-            throw error;
-          }
-        }, 10_000);
+        await registerOnceBack(registry, after);
       } else if (loops.some((loop) => loop.id === after.id)) {
         controller.abort();
       }
@@ -439,15 +448,7 @@ test("watch() resumes when the server goes away under its blocking read", async 
     await new Promise((resolve) => setTimeout(resolve, 300));
     await server[Symbol.asyncDispose]();
     restarted = await startRedis({ port });
-    await until("the registry reconnects", async () => {
-      try {
-        await registry.register(after);
-        return true;
-      } catch (error) {
-        if (error instanceof RedisUnavailableError) return false;
-        throw error;
-      }
-    }, 10_000);
+    await registerOnceBack(registry, after);
     await watching;
     assert.deepEqual(seen[0], []);
     assert.deepEqual(seen.at(-1), [after.id], "the watch never saw it");
@@ -485,15 +486,7 @@ test("a restarted server with AOF keeps the loops; claims and watch carry on", a
       if (seen.length === 1) {
         await current[Symbol.asyncDispose]();
         current = await startRedis({ port: server.port, args: aof });
-        await until("the registry reconnects", async () => {
-          try {
-            await registry.register(other);
-            return true;
-          } catch (error) {
-            if (error instanceof RedisUnavailableError) return false;
-            throw error;
-          }
-        }, 10_000);
+        await registerOnceBack(registry, other);
       } else if (loops.some((loop) => loop.id === other.id)) {
         controller.abort();
       }
