@@ -103,19 +103,44 @@ function decodeEntry(raw: unknown, index: number, path: string): StoredEntry {
   ) {
     fail('"worktree_path"', "a string", worktree);
   }
-  const entry: LoopEntry = {
-    id: raw.id as string,
-    pid: raw.pid as number,
-    started: raw.started as string,
-    prompt: raw.prompt as string,
-    workspace: raw.workspace as string,
-  };
-  if (typeof worktree === "string") entry.worktreePath = worktree;
-  const identity = identityOf(raw.pid_start_time, raw.boot_id);
-  if (identity !== undefined) entry.identity = identity;
-  const origin = originOf(raw.host_id, raw.hostname, raw.pid_ns);
-  if (origin !== undefined) entry.origin = origin;
+  const entry = storedEntry(
+    raw as unknown as RequiredFields,
+    worktree,
+    identityOf(raw.pid_start_time, raw.boot_id),
+    originOf(raw.host_id, raw.hostname, raw.pid_ns),
+  );
   return { raw, entry };
+}
+
+/** The fields every stored entry has, each already checked for its type. */
+export type RequiredFields = Pick<
+  LoopEntry,
+  "id" | "pid" | "started" | "prompt" | "workspace"
+>;
+
+/**
+ * A LoopEntry of only its own fields, from a stored entry's (both engines
+ * read theirs through it): a worktree path that is not a string, and an
+ * identity or origin that `identityOf`/`originOf` found malformed, count as
+ * none.
+ */
+export function storedEntry(
+  fields: RequiredFields,
+  worktreePath: unknown,
+  identity: ProcessIdentity | undefined,
+  origin: LoopOrigin | undefined,
+): LoopEntry {
+  const entry: LoopEntry = {
+    id: fields.id,
+    pid: fields.pid,
+    started: fields.started,
+    prompt: fields.prompt,
+    workspace: fields.workspace,
+  };
+  if (typeof worktreePath === "string") entry.worktreePath = worktreePath;
+  if (identity !== undefined) entry.identity = identity;
+  if (origin !== undefined) entry.origin = origin;
+  return entry;
 }
 
 /**

@@ -3,7 +3,12 @@
 // _redis_scripts.ts (the layout and the lease rule live there); this file
 // judges what the server returns (a pid of this host and pid namespace is
 // probed as the file engine probes it), renews claims, and watches.
-import { identityOf, originOf } from "./_codec.ts";
+import {
+  identityOf,
+  originOf,
+  type RequiredFields,
+  storedEntry,
+} from "./_codec.ts";
 import { releasedClaimError } from "./loop_claim.ts";
 import { Judge, removedByClean } from "./_liveness.ts";
 import { RedisConnection } from "./_redis_client.ts";
@@ -296,27 +301,18 @@ function parseEntry(json: string): LoopEntry | undefined {
   // Only the fields of a LoopEntry, each of its type: as the file's codec
   // does, a malformed origin or identity counts as none (so it is never
   // shown or compared as something it is not).
-  const entry: LoopEntry = {
-    id: raw.id as string,
-    pid: raw.pid as number,
-    started: raw.started as string,
-    prompt: raw.prompt as string,
-    workspace: raw.workspace as string,
-  };
-  if (typeof raw.worktreePath === "string") {
-    entry.worktreePath = raw.worktreePath;
-  }
   const stored = (value: unknown): Record<string, unknown> =>
     typeof value === "object" && value !== null
       ? value as Record<string, unknown>
       : {};
   const identity = stored(raw.identity);
-  const known = identityOf(identity.startTime, identity.bootId);
-  if (known !== undefined) entry.identity = known;
   const origin = stored(raw.origin);
-  const placed = originOf(origin.hostId, origin.hostname, origin.pidNamespace);
-  if (placed !== undefined) entry.origin = placed;
-  return entry;
+  return storedEntry(
+    raw as unknown as RequiredFields,
+    raw.worktreePath,
+    identityOf(identity.startTime, identity.bootId),
+    originOf(origin.hostId, origin.hostname, origin.pidNamespace),
+  );
 }
 
 function delay(ms: number): Promise<void> {
